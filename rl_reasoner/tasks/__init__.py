@@ -1,0 +1,74 @@
+"""Task registry: a task name (the `task.name` line of a config) → its `TaskSpec`.
+
+>>> from rl_reasoner.tasks import get
+>>> data = get("arithmetic").load({"num_train": 4, "num_eval": 2}, seed=0)
+>>> len(data.train), len(data.eval), sorted(data.train[0])
+(4, 2, ['answer', 'id', 'question'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rl_reasoner.tasks.base import TaskData, TaskError, TaskSpec, suggest
+
+__all__ = ["TaskData", "TaskError", "TaskSpec", "available", "describe_all", "get", "register"]
+
+_REGISTRY: dict[str, TaskSpec] = {}
+_FAMILIES: dict[str, Callable[[str], TaskSpec]] = {}
+"""Parametrised names `<family>:<member>` (e.g. `reasoning_gym:leg_counting`) → factory of the spec."""
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    """Add `spec` under `spec.name`; a second task with the same name is an error."""
+    if spec.name in _REGISTRY:
+        raise TaskError(f"task {spec.name!r} is registered twice.")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def register_family(prefix: str, factory: Callable[[str], TaskSpec]) -> None:
+    """Make `get("<prefix>:<member>")` return `factory(member)`."""
+    _FAMILIES[prefix] = factory
+
+
+def available() -> list[str]:
+    """Names of the registered tasks (families shown as `<prefix>:<name>`)."""
+    return sorted(_REGISTRY) + sorted(f"{prefix}:<name>" for prefix in _FAMILIES)
+
+
+def get(name: str) -> TaskSpec:
+    """The spec of task `name`; an unknown name raises `TaskError` listing the known ones."""
+    if not isinstance(name, str) or not name:
+        raise TaskError(f"task name must be a non-empty string, got {name!r}. Known tasks: {available()}.")
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    prefix, sep, member = name.partition(":")
+    if sep and prefix in _FAMILIES:
+        return _FAMILIES[prefix](member)
+    raise TaskError(f"unknown task {name!r}.{suggest(name, list(_REGISTRY) + list(_FAMILIES))} Known tasks: {available()}.")
+
+
+def describe_all() -> str:
+    """A readable table of the tasks: name, description, columns, default template and rewards."""
+    lines = []
+    for name in sorted(_REGISTRY):
+        spec = _REGISTRY[name]
+        rewards = ", ".join(f"{r['name']}×{r.get('weight', 1.0):g}" for r in spec.default_rewards)
+        lines.append(f"{name}\n    {spec.description}\n    columns: {', '.join(spec.columns) or '-'}"
+                     f" | template: {spec.default_template} | rewards: {rewards}")
+    for prefix in sorted(_FAMILIES):
+        spec = _FAMILIES[prefix]("")
+        rewards = ", ".join(f"{r['name']}×{r.get('weight', 1.0):g}" for r in spec.default_rewards)
+        lines.append(f"{prefix}:<name>\n    {spec.description}\n    columns: {', '.join(spec.columns) or '-'}"
+                     f" | template: {spec.default_template} | rewards: {rewards}")
+    return "\n".join(lines)
+
+
+def _register_builtins() -> None:
+    from rl_reasoner.tasks import arithmetic
+
+    register(arithmetic.SPEC)
+
+
+_register_builtins()
