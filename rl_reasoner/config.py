@@ -1,0 +1,329 @@
+"""The job configuration: one YAML file → typed, validated dataclasses.
+
+A job file has the sections ``model``, ``task``, ``rewards``, ``grpo``, ``run``, ``behaviour`` and ``eval``.
+Every field is documented where it is declared below. ``grpo`` accepts any field of ``trl.GRPOConfig`` and
+passes it through unchanged. Everything is checked before any model is loaded: an unknown key, a wrong type or a
+missing required value raises :class:`ConfigError` naming the file, the key and what was expected.
+
+Example::
+
+    cfg = load_config("configs/default.yaml", overrides=["run.steps=10", "grpo.learning_rate=1e-5"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A job file that cannot run: the message names the file, the key and what was expected."""
+
+
+@dataclass
+class ModelConfig:
+    name: str = "embedded:smollm2-135m"
+    """Hub id (``Qwen/Qwen2.5-0.5B``), a local directory, or ``embedded:<name>`` (``embedded:smollm2-135m``)."""
+    revision: str | None = None
+    """Hub revision (branch, tag or commit) when ``name`` is a hub id."""
+    dtype: str = "auto"
+    """Weights dtype: ``auto`` (bfloat16 on a GPU that supports it, float32 on CPU), ``float32``, ``bfloat16``, ``float16``."""
+    trust_remote_code: bool = False
+    """Passed to ``from_pretrained``."""
+    attn_implementation: str | None = None
+    """e.g. ``flash_attention_2`` or ``sdpa``; ``None`` lets transformers choose."""
+    lora: dict | None = None
+    """LoRA through peft: a dict of ``peft.LoraConfig`` fields (``r``, ``lora_alpha``, ``target_modules``, ...); ``None`` trains all weights."""
+
+
+@dataclass
+class TaskConfig:
+    name: str = "arithmetic"
+    """A task from the registry (``rl-reasoner tasks`` lists them), e.g. ``arithmetic``, ``countdown``, ``gsm8k``."""
+    params: dict = field(default_factory=dict)
+    """Task parameters (difficulty knobs, sizes, dataset ids, files, column mapping); each task documents its own."""
+    template: Any = None
+    """Prompt template: a built-in name (``r1_zero``, ``qwen_math``, ``code``, ``plain``) or a dict
+    ``{system, user, prefill}`` (optionally ``base: <built-in>`` to override only some fields). ``None``: the task's default."""
+    chat: bool | None = None
+    """Render through the tokenizer's chat template. ``None``: when the tokenizer has one."""
+
+
+@dataclass
+class RewardSpec:
+    name: str
+    """A registered reward (``math_accuracy``, ``format_reward``, ...) or ``package.module:function``."""
+    weight: float = 1.0
+    """Weight of this reward in the sum GRPO normalises per group."""
+    params: dict = field(default_factory=dict)
+    """Keyword arguments bound to the reward function."""
+
+
+@dataclass
+class RunConfig:
+    name: str | None = None
+    """Run name; the run directory is ``<output_dir>/<name>``. ``None``: the config file's stem."""
+    output_dir: str = "runs"
+    """Parent directory of run directories."""
+    seed: int = 0
+    """Seeds data generation, sampling and training."""
+    steps: int = 100
+    """Optimiser steps (``GRPOConfig.max_steps``)."""
+    accuracy_reward: str | None = None
+    """The reward whose value 1.0 means "correct" (behaviour metrics, evaluation). ``None``: the first reward."""
+    format_reward: str | None = "format_reward"
+    """The reward whose value 1.0 means "well formatted" (format adherence); ignored when not configured."""
+
+
+@dataclass
+class BehaviourConfig:
+    samples_per_step: int = 8
+    """Completions written to ``samples.jsonl`` per logged step (0: none)."""
+    markers: dict = field(default_factory=dict)
+    """Overrides of the marker lists by category (``reflection: [wait, ...]``); new categories may be added."""
+    num_probes: int = 4
+    """Fixed held-out prompts sampled at regular intervals, so the same question is followed through training."""
+    probe_every: int = 10
+    """Steps between probe samplings (0: never)."""
+
+
+@dataclass
+class EvalConfig:
+    every: int = 0
+    """Evaluate on the held-out split every N steps (0: only before and after training)."""
+    at_start: bool = True
+    """Evaluate the untrained model at step 0 so that every run has its baseline."""
+    num_examples: int = 100
+    """Held-out examples used (the first N of the eval split; 0: all)."""
+    k: int = 0
+    """Samples per example for pass@k and maj@k (0: greedy accuracy only)."""
+    temperature: float = 1.0
+    """Sampling temperature for pass@k / maj@k."""
+    max_new_tokens: int | None = None
+    """Generation length; ``None``: ``grpo.max_completion_length``."""
+    batch_size: int = 64
+    """Prompts generated together."""
+
+
+@dataclass
+class JobConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    rewards: list[RewardSpec] = field(default_factory=list)
+    """Rewards and their weights. Empty: the task's default rewards."""
+    grpo: dict = field(default_factory=dict)
+    """Any ``trl.GRPOConfig`` field, passed through (``learning_rate``, ``num_generations``, ``beta``, ...)."""
+    run: RunConfig = field(default_factory=RunConfig)
+    behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    source: str | None = field(default=None, metadata={"internal": True})
+    """The file this config was read from (set by :func:`load_config`)."""
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.run.output_dir) / self.run.name
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out.pop("source")
+        return out
+
+
+# GRPOConfig fields that the job owns elsewhere: setting them in `grpo` would silently fight the job.
+OWNED_BY_JOB = {
+    "output_dir": "run.output_dir / run.name",
+    "max_steps": "run.steps",
+    "seed": "run.seed",
+    "reward_weights": "rewards[].weight",
+}
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> JobConfig:
+    """Read a job file, apply ``key.path=value`` overrides, and validate everything."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(raw).__name__}")
+    for item in overrides or []:
+        apply_override(raw, item, str(path))
+    cfg = from_dict(raw, str(path))
+    cfg.source = str(path)
+    if cfg.run.name is None:
+        cfg.run.name = path.stem
+    return cfg
+
+
+def from_dict(raw: dict, where: str = "<config>") -> JobConfig:
+    cfg = _build(JobConfig, raw, where, "")
+    _check_grpo(cfg.grpo, where)
+    _check_values(cfg, where)
+    return cfg
+
+
+def apply_override(raw: dict, item: str, where: str) -> None:
+    """Apply ``a.b.c=value`` (value parsed as YAML) to the raw mapping."""
+    if "=" not in item:
+        raise ConfigError(f"{where}: --set {item!r}: expected key.path=value")
+    key, value = item.split("=", 1)
+    parts = key.strip().split(".")
+    node = raw
+    for part in parts[:-1]:
+        if isinstance(node, list):
+            node = node[_list_index(part, node, where, key)]
+            continue
+        node = node.setdefault(part, {})
+        if not isinstance(node, (dict, list)):
+            raise ConfigError(f"{where}: --set {key}: {part!r} is not a section")
+    parsed = yaml.safe_load(value) if value.strip() else None
+    if isinstance(node, list):
+        node[_list_index(parts[-1], node, where, key)] = parsed
+    else:
+        node[parts[-1]] = parsed
+
+
+def _list_index(part: str, node: list, where: str, key: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"{where}: --set {key}: {part!r} is not an index of a list of {len(node)}")
+    return int(part)
+
+
+def suggest(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _build(cls, raw: Any, where: str, prefix: str):
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: {prefix.rstrip('.') or 'top level'}: expected a mapping, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise ConfigError(
+                f"{where}: {prefix}{key}: unknown key{suggest(str(key), fields)}; valid keys: {', '.join(fields)}"
+            )
+        kwargs[key] = _coerce(hints[key], value, where, f"{prefix}{key}")
+    for name, f in fields.items():
+        if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where}: {prefix}{name}: required value is missing")
+    return cls(**kwargs)
+
+
+def _coerce(tp, value, where: str, key: str):
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, where, key)
+            except ConfigError as e:
+                errors.append(e)
+        raise errors[0]
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where, key + ".")
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: {key}: expected a list, got {value!r}")
+        return [_coerce(item_tp, v, where, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is Any:
+        return value
+    if tp is dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {key}: expected a mapping, got {value!r}")
+        return value
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads "1e-5" as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if tp is int and isinstance(value, bool) or not isinstance(value, tp):
+        raise ConfigError(f"{where}: {key}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def _check_grpo(grpo: dict, where: str) -> None:
+    """Every key must be a GRPOConfig field of the right type; the job owns a few of them."""
+    from trl import GRPOConfig
+
+    fields = {f.name: f for f in dataclasses.fields(GRPOConfig)}
+    for key, value in grpo.items():
+        if key in OWNED_BY_JOB:
+            raise ConfigError(f"{where}: grpo.{key}: set by the job; use {OWNED_BY_JOB[key]} instead")
+        if key not in fields:
+            raise ConfigError(f"{where}: grpo.{key}: not a trl.GRPOConfig field{suggest(key, fields)}")
+        expected = _grpo_scalar_type(fields[key].type)
+        if expected is None or value is None:
+            continue
+        if expected is float and isinstance(value, str):
+            try:
+                grpo[key] = float(value)
+                continue
+            except ValueError:
+                pass
+        ok = isinstance(value, expected) and not (expected in (int, float) and isinstance(value, bool))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            raise ConfigError(f"{where}: grpo.{key}: expected {expected.__name__}, got {value!r}")
+
+
+def _grpo_scalar_type(annotation) -> type | None:
+    """The plain scalar type of a GRPOConfig field annotation (``'float | None'`` → float), else None."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    names = {part.strip() for part in str(text).replace("Optional[", "").rstrip("]").split("|")} - {"None"}
+    if len(names) != 1:
+        return None
+    return {"int": int, "float": float, "bool": bool, "str": str}.get(names.pop())
+
+
+def _check_values(cfg: JobConfig, where: str) -> None:
+    def fail(key: str, msg: str):
+        raise ConfigError(f"{where}: {key}: {msg}")
+
+    if cfg.model.dtype not in ("auto", "float32", "bfloat16", "float16"):
+        fail("model.dtype", f"expected one of auto, float32, bfloat16, float16, got {cfg.model.dtype!r}")
+    if cfg.run.steps < 1:
+        fail("run.steps", f"expected a positive integer, got {cfg.run.steps}")
+    for key in ("eval.every", "eval.num_examples", "eval.k", "behaviour.samples_per_step", "behaviour.num_probes",
+                "behaviour.probe_every"):
+        section, name = key.split(".")
+        if getattr(getattr(cfg, section), name) < 0:
+            fail(key, "expected a non-negative integer")
+    for i, spec in enumerate(cfg.rewards):
+        if not spec.name:
+            fail(f"rewards[{i}].name", "required value is missing")
+    names = [spec.name for spec in cfg.rewards]
+    if cfg.run.accuracy_reward is not None and names and cfg.run.accuracy_reward not in names:
+        fail("run.accuracy_reward", f"{cfg.run.accuracy_reward!r} is not among the rewards {names}")
+    try:
+        from rl_reasoner import tasks
+    except ImportError:  # the task registry is optional for parsing alone
+        return
+    if cfg.task.name not in tasks.available():
+        fail("task.name", f"unknown task {cfg.task.name!r}{suggest(cfg.task.name, tasks.available())}; "
+                          f"available: {', '.join(tasks.available())}")

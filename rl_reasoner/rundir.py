@@ -1,0 +1,94 @@
+"""The run directory: the record of one job (layout in docs/architecture.md).
+
+Every JSONL file is append-only and flushed after each write, so a job killed at any moment leaves every
+finished step readable (at worst the last line is torn; readers skip it). On resume, :meth:`RunDir.rewind`
+drops the lines of steps after the checkpoint being resumed, so no step is recorded twice.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import yaml
+
+JSONL_FILES = ("metrics", "samples", "eval", "eval_samples")
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.checkpoints = self.path / "checkpoints"
+
+    def create(self) -> "RunDir":
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def file(self, name: str) -> Path:
+        return self.path / f"{name}.jsonl"
+
+    def write_config(self, resolved: dict) -> None:
+        tmp = self.path / "config.yaml.tmp"
+        tmp.write_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+        os.replace(tmp, self.path / "config.yaml")
+
+    def append(self, name: str, records: Iterable[dict]) -> None:
+        """Append records as JSON lines and flush them to the OS (one write call per batch)."""
+        lines = "".join(json.dumps(_jsonable(r), ensure_ascii=False) + "\n" for r in records)
+        if not lines:
+            return
+        with open(self.file(name), "a", encoding="utf-8") as handle:
+            handle.write(lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def read(self, name: str) -> list[dict]:
+        return list(read_jsonl(self.file(name)))
+
+    def last_checkpoint(self) -> Path | None:
+        found = [(int(m.group(1)), p) for p in self.checkpoints.glob("checkpoint-*")
+                 if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and (p / "trainer_state.json").is_file()]
+        return max(found)[1] if found else None
+
+    def rewind(self, step: int) -> None:
+        """Keep only whole records with ``step <= step`` in every JSONL file (atomic rewrite)."""
+        for name in JSONL_FILES:
+            path = self.file(name)
+            if not path.exists():
+                continue
+            kept = [r for r in read_jsonl(path) if r.get("step", 0) <= step]
+            tmp = path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+            os.replace(tmp, path)
+
+
+def read_jsonl(path: str | Path) -> Iterator[dict]:
+    """Yield the records of a JSONL file, skipping a torn (partially written) line."""
+    path = Path(path)
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
+def _jsonable(value):
+    """Make a record JSON-safe: NaN/inf become None, tensors and numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
