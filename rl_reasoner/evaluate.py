@@ -1,0 +1,133 @@
+"""Held-out evaluation: greedy accuracy, pass@k (unbiased estimator), maj@k, length and behaviour metrics.
+
+Generation puts the model in eval mode with the KV cache on and restores the previous mode afterwards: after
+``trainer.train()`` a model is left in train mode with gradient checkpointing on, where ``generate`` produces
+garbage (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from math import comb
+
+import torch
+
+from rl_reasoner import behaviour
+
+
+@dataclass
+class Generation:
+    text: str
+    num_tokens: int
+    truncated: bool
+
+
+@contextmanager
+def inference_mode(model):
+    """Eval mode + KV cache for generation; the previous train/eval mode and cache setting are restored."""
+    was_training = model.training
+    config = getattr(model, "config", None)
+    had_cache = getattr(config, "use_cache", None)
+    model.eval()
+    if config is not None:
+        config.use_cache = True
+    try:
+        with torch.inference_mode():
+            yield model
+    finally:
+        if config is not None and had_cache is not None:
+            config.use_cache = had_cache
+        model.train(was_training)
+
+
+def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int, do_sample: bool = False,
+             temperature: float = 1.0, num_return_sequences: int = 1, batch_size: int = 64) -> list[Generation]:
+    """Generate completions for string prompts; returns ``len(prompts) * num_return_sequences`` generations,
+    the samples of one prompt consecutive."""
+    eos_ids = model.generation_config.eos_token_id
+    eos_ids = set([eos_ids] if isinstance(eos_ids, int) else (eos_ids or [])) | {tokenizer.eos_token_id}
+    padding_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    out: list[Generation] = []
+    try:
+        with inference_mode(model):
+            device = next(model.parameters()).device
+            for start in range(0, len(prompts), batch_size):
+                batch = tokenizer(prompts[start:start + batch_size], return_tensors="pt", padding=True,
+                                  add_special_tokens=False).to(device)
+                sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if do_sample \
+                    else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+                ids = model.generate(**batch, max_new_tokens=max_new_tokens, num_return_sequences=num_return_sequences,
+                                     pad_token_id=tokenizer.pad_token_id, use_cache=True, **sampling)
+                for row in ids[:, batch["input_ids"].shape[1]:].tolist():
+                    end = next((i for i, t in enumerate(row) if t in eos_ids), None)
+                    tokens = row if end is None else row[:end]
+                    out.append(Generation(tokenizer.decode(tokens, skip_special_tokens=True), len(tokens), end is None))
+    finally:
+        tokenizer.padding_side = padding_side
+    return out
+
+
+def score(reward_fn, completions: list[str], rows: list[dict]) -> list[float | None]:
+    """Call a TRL-signature reward on completions paired with their dataset rows."""
+    columns = {key: [row[key] for row in rows] for key in rows[0] if key != "prompt"}
+    return reward_fn(completions, prompts=[row.get("prompt") for row in rows], **columns)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples with c correct (Chen et al., 2021).
+
+    >>> pass_at_k(4, 1, 1), pass_at_k(4, 0, 4), pass_at_k(4, 1, 4)
+    (0.25, 0.0, 1.0)
+    """
+    if n - c < k:
+        return 1.0
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def majority_correct(answers: list[str | None], correct: list[bool]) -> bool:
+    """maj@k: the most frequent extracted answer (ties: first seen) is judged by any sample that gave it."""
+    votes = Counter(a for a in answers if a is not None)
+    if not votes:
+        return False
+    top = max(votes, key=lambda a: (votes[a], -answers.index(a)))
+    return any(ok for a, ok in zip(answers, correct) if a == top)
+
+
+def evaluate(model, tokenizer, rows: list[dict], *, accuracy_fn, format_fn=None, max_new_tokens: int,
+             k: int = 0, temperature: float = 1.0, batch_size: int = 64, markers=None,
+             step: int = 0) -> tuple[dict[str, float], list[dict]]:
+    """Score a model on held-out rows (each with a rendered ``prompt``). Returns (metrics, per-example records)."""
+    prompts = [row["prompt"] for row in rows]
+    greedy = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    texts = [g.text for g in greedy]
+    correct = [r == 1.0 for r in score(accuracy_fn, texts, rows)]
+    formatted = [r == 1.0 for r in score(format_fn, texts, rows)] if format_fn else [None] * len(texts)
+    metrics = {"accuracy": sum(correct) / len(correct)}
+    metrics.update(behaviour.batch_metrics(
+        texts, num_tokens=[g.num_tokens for g in greedy], truncated=[g.truncated for g in greedy],
+        correct=correct, formatted=formatted, prompts=prompts, markers=markers))
+    records = [{"step": step, "prompt_id": row["id"], "question": row.get("question"), "answer": row.get("answer"),
+                "completion": g.text, "correct": ok, "num_tokens": g.num_tokens, "truncated": g.truncated}
+               for row, g, ok in zip(rows, greedy, correct)]
+    if k > 0:
+        sampled = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, do_sample=True,
+                           temperature=temperature, num_return_sequences=k, batch_size=max(1, batch_size // k))
+        sampled_rows = [row for row in rows for _ in range(k)]
+        sampled_texts = [g.text for g in sampled]
+        ok = [r == 1.0 for r in score(accuracy_fn, sampled_texts, sampled_rows)]
+        answers = [_final_answer(t) for t in sampled_texts]
+        groups = [slice(i * k, (i + 1) * k) for i in range(len(rows))]
+        metrics["pass@1"] = sum(ok) / len(ok)
+        metrics[f"pass@{k}"] = sum(pass_at_k(k, sum(ok[g]), k) for g in groups) / len(rows)
+        metrics[f"maj@{k}"] = sum(majority_correct(answers[g], ok[g]) for g in groups) / len(rows)
+    return metrics, records
+
+
+def _final_answer(text: str) -> str | None:
+    from rewards.extract import extract_answer
+
+    answer = extract_answer(text)
+    return answer.strip() if answer else None
