@@ -15,7 +15,7 @@ from rl_reasoner.tasks.base import TaskData, TaskError, TaskSpec, suggest
 __all__ = ["TaskData", "TaskError", "TaskSpec", "available", "describe_all", "get", "register"]
 
 _REGISTRY: dict[str, TaskSpec] = {}
-_FAMILIES: dict[str, Callable[[str], TaskSpec]] = {}
+_FAMILIES: dict[str, tuple[Callable[[str], TaskSpec], str]] = {}
 """Parametrised names `<family>:<member>` (e.g. `reasoning_gym:leg_counting`) → factory of the spec."""
 
 
@@ -27,9 +27,9 @@ def register(spec: TaskSpec) -> TaskSpec:
     return spec
 
 
-def register_family(prefix: str, factory: Callable[[str], TaskSpec]) -> None:
-    """Make `get("<prefix>:<member>")` return `factory(member)`."""
-    _FAMILIES[prefix] = factory
+def register_family(prefix: str, factory: Callable[[str], TaskSpec], example: str) -> None:
+    """Make `get("<prefix>:<member>")` return `factory(member)`; `example` is a member shown by `describe_all`."""
+    _FAMILIES[prefix] = (factory, example)
 
 
 def available() -> list[str]:
@@ -45,30 +45,31 @@ def get(name: str) -> TaskSpec:
         return _REGISTRY[name]
     prefix, sep, member = name.partition(":")
     if sep and prefix in _FAMILIES:
-        return _FAMILIES[prefix](member)
+        return _FAMILIES[prefix][0](member)
     raise TaskError(f"unknown task {name!r}.{suggest(name, list(_REGISTRY) + list(_FAMILIES))} Known tasks: {available()}.")
 
 
 def describe_all() -> str:
     """A readable table of the tasks: name, description, columns, default template and rewards."""
+    entries = [(name, _REGISTRY[name]) for name in sorted(_REGISTRY)]
+    entries += [(f"{prefix}:<name>", factory(example)) for prefix, (factory, example) in sorted(_FAMILIES.items())]
     lines = []
-    for name in sorted(_REGISTRY):
-        spec = _REGISTRY[name]
-        rewards = ", ".join(f"{r['name']}×{r.get('weight', 1.0):g}" for r in spec.default_rewards)
-        lines.append(f"{name}\n    {spec.description}\n    columns: {', '.join(spec.columns) or '-'}"
-                     f" | template: {spec.default_template} | rewards: {rewards}")
-    for prefix in sorted(_FAMILIES):
-        spec = _FAMILIES[prefix]("")
-        rewards = ", ".join(f"{r['name']}×{r.get('weight', 1.0):g}" for r in spec.default_rewards)
-        lines.append(f"{prefix}:<name>\n    {spec.description}\n    columns: {', '.join(spec.columns) or '-'}"
-                     f" | template: {spec.default_template} | rewards: {rewards}")
+    for name, spec in entries:
+        rewards = ", ".join(f"{r['name']} x{r.get('weight', 1.0):g}" for r in spec.default_rewards)
+        lines += [
+            name,
+            f"    {spec.description}",
+            f"    columns: {', '.join(spec.columns) or '-'} | template: {spec.default_template} | rewards: {rewards}",
+        ]
     return "\n".join(lines)
 
 
 def _register_builtins() -> None:
-    from rl_reasoner.tasks import arithmetic
+    from rl_reasoner.tasks import arithmetic, countdown, reasoning_gym
 
     register(arithmetic.SPEC)
+    register(countdown.SPEC)
+    register_family("reasoning_gym", reasoning_gym.spec, example="leg_counting")
 
 
 _register_builtins()

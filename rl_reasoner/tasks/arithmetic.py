@@ -10,7 +10,7 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from rl_reasoner.tasks.base import TaskData, TaskError, TaskSpec, stable_id
+from rl_reasoner.tasks.base import format_reward_spec, TaskData, TaskError, TaskSpec, stable_id
 
 DIFFICULTY_PRESETS: dict[str, dict] = {
     "add1": {"min_value": 0, "max_value": 9, "ops": "+", "num_terms": 2},
@@ -147,7 +147,7 @@ def _draw(p: ArithmeticParams, seed: int) -> tuple[list[str], list[str]]:
             raise _too_small(p, len(pool), max(wanted, p.num_eval + 1))
         random.Random(p.eval_seed).shuffle(pool)
         eval_exprs, rest = pool[: p.num_eval], pool[p.num_eval :]
-        random.Random(seed).shuffle(rest)
+        random.Random(f"arithmetic-train-{seed}").shuffle(rest)
         return rest[:num_train], eval_exprs
 
     def sample(rng: random.Random, count: int, exclude: set[str]) -> list[str]:
@@ -163,7 +163,7 @@ def _draw(p: ArithmeticParams, seed: int) -> tuple[list[str], list[str]]:
         return list(chosen)
 
     eval_exprs = sample(random.Random(p.eval_seed), p.num_eval, set())
-    train_exprs = sample(random.Random(seed), num_train, set(eval_exprs))
+    train_exprs = sample(random.Random(f"arithmetic-train-{seed}"), num_train, set(eval_exprs))
     return train_exprs, eval_exprs
 
 
@@ -190,8 +190,8 @@ SPEC = TaskSpec(
     description="Procedural integer arithmetic ('What is 7 + 5?'); seeded, offline; difficulty knobs.",
     columns=("answer",),
     default_rewards=[
-        {"name": "format_reward", "weight": 1.0, "params": {}},
         {"name": "math_accuracy", "weight": 1.0, "params": {}},
+        format_reward_spec(),
     ],
     default_template="r1_zero",
     loader=load,

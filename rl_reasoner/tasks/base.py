@@ -17,6 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def format_reward_spec(weight: float = 0.5) -> dict:
+    """The R1-Zero format reward as the r1_zero template needs it (the prompt ends with the prefilled "<think>").
+
+    >>> format_reward_spec()
+    {'name': 'format_reward', 'weight': 0.5, 'params': {'prefilled_think': True}}
+    """
+    return {"name": "format_reward", "weight": weight, "params": {"prefilled_think": True}}
+
+
 class TaskError(Exception):
     """Bad task name, parameters or data. The message names the task, the source, the row and the fix."""
 
@@ -105,7 +114,8 @@ class TaskSpec:
     columns: tuple[str, ...]
     """Columns (besides `id` and `question`) that the task's rewards read."""
     default_rewards: list[dict]
-    """Reward specs `{"name", "weight", "params"}` used when the config names none."""
+    """Reward specs `{"name", "weight", "params"}` used when the config names none; the first one is the
+    accuracy reward (1.0 = correct)."""
     default_template: str
     """Name of the built-in prompt template used when the config names none."""
     loader: Callable[[Any, int], TaskData] = field(repr=False)
