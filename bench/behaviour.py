@@ -68,14 +68,21 @@ def main() -> None:
 
     def whole_batch():
         return batch_metrics(
-            completions, num_tokens=num_tokens, truncated=truncated, correct=correct, formatted=formatted, prompts=prompts
+            completions,
+            num_tokens=num_tokens,
+            truncated=truncated,
+            correct=correct,
+            formatted=formatted,
+            prompts=prompts,
         )
 
     def markers_only():
         return [marker_flags(text) for text in completions]
 
     chars = statistics.mean(len(c) for c in completions)
-    print(f"batch of {size} completions, {args.words} words ({chars:.0f} characters) each, median of {args.repeats} runs")
+    print(
+        f"batch of {size} completions, {args.words} words ({chars:.0f} characters) each, median of {args.repeats} runs"
+    )
     print(f"batch_metrics: {time_per_item(whole_batch, size, args.repeats):8.1f} us per completion")
     print(f"marker_flags:  {time_per_item(markers_only, size, args.repeats):8.1f} us per completion")
     per_step_ms = time_per_item(whole_batch, size, args.repeats) * size / 1000

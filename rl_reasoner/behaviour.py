@@ -39,7 +39,9 @@ REFLECTION = "reflection"
 """The marker category that splits accuracy into ``accuracy_reflective`` / ``accuracy_non_reflective``."""
 
 _CATEGORY_NAME = re.compile(r"[a-z][a-z0-9_]*")
-_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]|[^\W\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+|[^\w\s]")
+_TOKEN = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]|[^\W\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+|[^\w\s]"
+)
 _ASCII_LETTERS = re.compile(r"[A-Za-z]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _SCRIPT_ALIASES = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HALFWIDTH": "CJK", "FULLWIDTH": "LATIN"}
@@ -55,7 +57,9 @@ def _read_default_markers() -> dict[str, list[str]]:
 def _validated(markers: Any, *, source: str) -> dict[str, list[str]]:
     """Check a ``{category: [phrase, ...]}`` mapping and drop duplicate phrases (first one kept)."""
     if not isinstance(markers, Mapping):
-        raise ValueError(f"{source}: markers must be a mapping of category -> list of phrases, got {type(markers).__name__}")
+        raise ValueError(
+            f"{source}: markers must be a mapping of category -> list of phrases, got {type(markers).__name__}"
+        )
     checked: dict[str, list[str]] = {}
     for category, phrases in markers.items():
         if not isinstance(category, str) or not _CATEGORY_NAME.fullmatch(category):
@@ -67,7 +71,9 @@ def _validated(markers: Any, *, source: str) -> dict[str, list[str]]:
             raise ValueError(f"{source}: markers.{category} must be a list of phrases, got {phrases!r}")
         for phrase in phrases:
             if not isinstance(phrase, str) or not phrase.strip():
-                raise ValueError(f"{source}: markers.{category} contains {phrase!r}; every marker must be a non-empty string")
+                raise ValueError(
+                    f"{source}: markers.{category} contains {phrase!r}; every marker must be a non-empty string"
+                )
         checked[category] = list(dict.fromkeys(phrase.strip() for phrase in phrases))
     return checked
 
@@ -134,7 +140,9 @@ def _marker_index(markers: Markers | None) -> dict[str, list[_Phrase]]:
     return _index(tuple((category, tuple(phrases)) for category, phrases in markers.items()))
 
 
-def _find_markers(tokens: list[str], lowered: list[str], index: dict[str, list[_Phrase]]) -> Iterator[tuple[str, int, int]]:
+def _find_markers(
+    tokens: list[str], lowered: list[str], index: dict[str, list[_Phrase]]
+) -> Iterator[tuple[str, int, int]]:
     """Yield ``(category, first token, end token)`` for each marker; within a category matches never overlap."""
     free_from: dict[str, int] = {}
     candidates_at = list(map(index.get, lowered))
@@ -323,4 +331,6 @@ def batch_metrics(
         scored = [(c > 0, ok) for c, ok in zip(counts[REFLECTION], correct) if ok is not None]
         metrics["accuracy_reflective"] = _mean([float(ok) for reflects, ok in scored if reflects])
         metrics["accuracy_non_reflective"] = _mean([float(ok) for reflects, ok in scored if not reflects])
-    return {PREFIX + name: float(value) for name, value in metrics.items() if value is not None and math.isfinite(value)}
+    return {
+        PREFIX + name: float(value) for name, value in metrics.items() if value is not None and math.isfinite(value)
+    }

@@ -46,17 +46,10 @@ class Run:
     """``eval.jsonl``: one ``{step, task, metric, value}`` per held-out metric."""
     eval_samples: list[dict] = field(default_factory=list)
     """``eval_samples.jsonl``: per-example held-out completions."""
+    markers: dict[str, list[str]] = field(default_factory=lambda: load_markers())
+    """The marker lists the run used: the defaults with the config's ``behaviour.markers`` applied."""
     notes: list[str] = field(default_factory=list)
     """What is missing or unreadable, in words, for the page."""
-
-    @property
-    def markers(self) -> dict[str, list[str]]:
-        """The marker lists this run used (defaults plus the config's ``behaviour.markers``)."""
-        overrides = (self.config.get("behaviour") or {}).get("markers") or None
-        try:
-            return load_markers(overrides)
-        except ValueError:
-            return load_markers()
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -77,13 +70,22 @@ def load_run(run_dir: str | Path) -> Run:
             run.notes.append(f"config.yaml is not valid YAML ({str(error).splitlines()[0]})")
     else:
         run.notes.append("config.yaml missing")
-    run.name = str((run.config.get("run") or {}).get("name") or path.name)
+    run.name = str(_as_dict(run.config.get("run")).get("name") or path.name)
+    try:
+        run.markers = load_markers(_as_dict(run.config.get("behaviour")).get("markers") or None)
+    except ValueError as error:
+        run.notes.append(f"config.yaml behaviour.markers ignored, the defaults are used instead ({error})")
     for file_name, attribute in zip(DATA_FILES, ("metrics", "samples", "evals", "eval_samples")):
         records, note = _read_records(path / file_name)
         setattr(run, attribute, records)
         if note:
             run.notes.append(note)
     return run
+
+
+def _as_dict(value: Any) -> dict:
+    """``value`` when it is a dict, else an empty one (a hand-edited or foreign file may hold anything)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _read_records(path: Path) -> tuple[list[dict], str | None]:
@@ -136,7 +138,8 @@ def metric_curve(records: Iterable[dict], key: str, label: str | None = None) ->
 def share_curve(records: Iterable[dict], label: str) -> Curve:
     """Share of records with ``correct`` true, per step, over the records where it is a bool.
 
-    >>> share_curve([{"step": 1, "correct": True}, {"step": 1, "correct": False}, {"step": 1, "correct": None}], "a").values
+    >>> records = [{"step": 1, "correct": True}, {"step": 1, "correct": False}, {"step": 1, "correct": None}]
+    >>> share_curve(records, "accuracy").values
     [0.5]
     """
     seen: dict[int, list[bool]] = {}
@@ -156,8 +159,14 @@ def _metric_keys(run: Run) -> list[str]:
 
 
 def _categories(run: Run) -> list[str]:
-    logged = [key[len("behaviour/") : -len("_per_1k")] for key in _metric_keys(run) if re.fullmatch(r"behaviour/\w+_per_1k", key)]
-    return sorted(logged, key=lambda c: (list(DEFAULT_MARKERS).index(c) if c in DEFAULT_MARKERS else len(DEFAULT_MARKERS), c))
+    logged = [
+        key[len("behaviour/") : -len("_per_1k")]
+        for key in _metric_keys(run)
+        if re.fullmatch(r"behaviour/\w+_per_1k", key)
+    ]
+    return sorted(
+        logged, key=lambda c: (list(DEFAULT_MARKERS).index(c) if c in DEFAULT_MARKERS else len(DEFAULT_MARKERS), c)
+    )
 
 
 def _training_samples(run: Run) -> list[dict]:
@@ -169,7 +178,11 @@ def _eval_tasks(run: Run) -> list[str]:
 
 
 def _eval_curve(run: Run, task: str, metric: str) -> Curve:
-    records = [{"step": r["step"], "value": r.get("value")} for r in run.evals if str(r.get("task", "eval")) == task and r.get("metric") == metric]
+    records = [
+        {"step": r["step"], "value": r.get("value")}
+        for r in run.evals
+        if str(r.get("task", "eval")) == task and r.get("metric") == metric
+    ]
     return metric_curve(records, "value", metric)
 
 
@@ -195,7 +208,9 @@ def _reward_panels(run: Run) -> Panels:
 
 def _heldout_panels(run: Run) -> Panels:
     return {
-        f"held-out {task}": [_eval_curve(run, task, m) for m in _eval_metrics(run, task) if ACCURACY_METRIC.fullmatch(m)]
+        f"held-out {task}": [
+            _eval_curve(run, task, m) for m in _eval_metrics(run, task) if ACCURACY_METRIC.fullmatch(m)
+        ]
         for task in _eval_tasks(run)
     }
 
@@ -252,12 +267,34 @@ class FigureSpec:
 
 
 FIGURES = (
-    FigureSpec("reward.png", "Reward and accuracy", _reward_panels, "metrics.jsonl (reward, rewards/*/mean) or samples.jsonl (correct)"),
+    FigureSpec(
+        "reward.png",
+        "Reward and accuracy",
+        _reward_panels,
+        "metrics.jsonl (reward, rewards/*/mean) or samples.jsonl (correct)",
+    ),
     FigureSpec("heldout.png", "Held-out accuracy", _heldout_panels, "eval.jsonl (accuracy, pass@k, maj@k)"),
-    FigureSpec("length.png", "Length of correct vs incorrect completions", _length_panels, "metrics.jsonl (behaviour/length_*)"),
-    FigureSpec("behaviour.png", "Reflection and the behaviour categories", _behaviour_panels, "metrics.jsonl (behaviour/<category>_rate, _per_1k)"),
-    FigureSpec("format.png", "Truncation and format", _format_panels, "metrics.jsonl (behaviour/truncation_rate, behaviour/format_adherence)"),
-    FigureSpec("repetition.png", "Repetition and language mixing", _repetition_panels, "metrics.jsonl (behaviour/repetition, behaviour/language_mixing)"),
+    FigureSpec(
+        "length.png", "Length of correct vs incorrect completions", _length_panels, "metrics.jsonl (behaviour/length_*)"
+    ),
+    FigureSpec(
+        "behaviour.png",
+        "Reflection and the behaviour categories",
+        _behaviour_panels,
+        "metrics.jsonl (behaviour/<category>_rate, _per_1k)",
+    ),
+    FigureSpec(
+        "format.png",
+        "Truncation and format",
+        _format_panels,
+        "metrics.jsonl (behaviour/truncation_rate, behaviour/format_adherence)",
+    ),
+    FigureSpec(
+        "repetition.png",
+        "Repetition and language mixing",
+        _repetition_panels,
+        "metrics.jsonl (behaviour/repetition, behaviour/language_mixing)",
+    ),
     FigureSpec("entropy_kl.png", "Entropy and KL", _entropy_kl_panels, "metrics.jsonl (entropy, kl)"),
 )
 
@@ -307,7 +344,9 @@ def aha_examples(run_dir: str | Path | Run, limit: int = 10) -> list[dict]:
     """
     run = run_dir if isinstance(run_dir, Run) else load_run(run_dir)
     reflection_markers = {REFLECTION: run.markers.get(REFLECTION, DEFAULT_MARKERS[REFLECTION])}
-    attempts = [("probe" if r.get("probe") else "train", r) for r in run.samples] + [("eval", r) for r in run.eval_samples]
+    attempts = [("probe" if r.get("probe") else "train", r) for r in run.samples] + [
+        ("eval", r) for r in run.eval_samples
+    ]
     first_wrong: dict[str, int] = {}
     for _, record in attempts:
         if record.get("correct") is False and record.get("prompt_id") is not None:
@@ -318,7 +357,7 @@ def aha_examples(run_dir: str | Path | Run, limit: int = 10) -> list[dict]:
     for source, record in sorted(attempts, key=lambda pair: pair[1]["step"]):
         if record.get("correct") is not True or record.get("prompt_id") is None:
             continue
-        if (record.get("flags") or {}).get(REFLECTION) in (0, False):
+        if _as_dict(record.get("flags")).get(REFLECTION) in (0, False):
             continue
         completion = str(record.get("completion") or "")
         found = matched_markers(completion, reflection_markers).get(REFLECTION)
@@ -358,8 +397,10 @@ def format_aha(examples: list[dict]) -> str:
         blocks.append(
             "\n".join(
                 [
-                    _rule(f"aha {number}/{len(examples)} · step {example['step']} · {example['source']} · "
-                          f"prompt {example['prompt_id']} · {history}"),
+                    _rule(
+                        f"aha {number}/{len(examples)} · step {example['step']} · {example['source']} · "
+                        f"prompt {example['prompt_id']} · {history}"
+                    ),
                     f"markers:  {', '.join(example['markers'])}",
                     f"question: {_tail(example['question'], 400)}",
                     f"answer:   {example['answer']}",
@@ -411,12 +452,12 @@ def _format_sample(record: dict, title: str) -> str:
     header = [title, f"prompt {record.get('prompt_id')}", correct]
     if record.get("num_tokens") is not None:
         header.append(f"{record['num_tokens']} tokens" + (" (truncated)" if record.get("truncated") else ""))
-    reasons = record.get("reasons") or {}
+    reasons = _as_dict(record.get("reasons"))
     rewards = [
         f"{name} {_fmt(value)}" + (f" ({reasons[name]})" if reasons.get(name) else "")
-        for name, value in (record.get("rewards") or {}).items()
+        for name, value in _as_dict(record.get("rewards")).items()
     ]
-    flags = [f"{name} {count}" for name, count in (record.get("flags") or {}).items() if count]
+    flags = [f"{name} {count}" for name, count in _as_dict(record.get("flags")).items() if count]
     lines = [_rule(" · ".join(header))]
     if rewards:
         lines.append("rewards:  " + ", ".join(rewards))
@@ -476,8 +517,8 @@ def _unique_names(runs: list[Run]) -> None:
 def _header_section(runs: list[Run], out_dir: Path) -> str:
     rows = []
     for run in runs:
-        model = (run.config.get("model") or {}).get("name", "?")
-        task = (run.config.get("task") or {}).get("name", "?")
+        model = _as_dict(run.config.get("model")).get("name", "?")
+        task = _as_dict(run.config.get("task")).get("name", "?")
         steps = sorted({r["step"] for r in run.metrics})
         elapsed = _number(run.metrics[-1].get("time")) if run.metrics else None
         progress = f"{len(steps)} logged steps, last step {steps[-1]}" if steps else "no logged step yet"
@@ -501,10 +542,7 @@ def _header_section(runs: list[Run], out_dir: Path) -> str:
 
 
 def _meta(run: Run) -> str:
-    meta = run.config.get("meta") or {}
-    if not isinstance(meta, dict):
-        return ""
-    items = [(k, v) for k, v in meta.items() if not isinstance(v, (dict, list))][:8]
+    items = [(k, v) for k, v in _as_dict(run.config.get("meta")).items() if not isinstance(v, (dict, list))][:8]
     return "<br>".join(f"{_e(str(k))}: {_e(str(v))}" for k, v in items)
 
 
@@ -519,8 +557,16 @@ def _summary_curves(run: Run) -> list[Curve]:
     for key in ("behaviour/length_mean", "behaviour/length_correct", "behaviour/length_incorrect"):
         curves.append(metric_curve(run.metrics, key))
     curves += [metric_curve(run.metrics, f"behaviour/{c}_rate") for c in _categories(run)]
-    for key in ("behaviour/accuracy_reflective", "behaviour/accuracy_non_reflective", "behaviour/truncation_rate",
-                "behaviour/format_adherence", "behaviour/repetition", "behaviour/language_mixing", "entropy", "kl"):
+    for key in (
+        "behaviour/accuracy_reflective",
+        "behaviour/accuracy_non_reflective",
+        "behaviour/truncation_rate",
+        "behaviour/format_adherence",
+        "behaviour/repetition",
+        "behaviour/language_mixing",
+        "entropy",
+        "kl",
+    ):
         curves.append(metric_curve(run.metrics, key))
     return [curve for curve in curves if curve.steps]
 
@@ -542,13 +588,14 @@ def _before_after_section(runs: list[Run]) -> str:
                 continue
             first, last = curve.values[0], curve.values[-1]
             cells.append(
-                f"<td>{_fmt(first)} <small>@{curve.steps[0]}</small></td><td>{_fmt(last)} <small>@{curve.steps[-1]}</small></td>"
+                f"<td>{_fmt(first)} <small>@{curve.steps[0]}</small></td>"
+                f"<td>{_fmt(last)} <small>@{curve.steps[-1]}</small></td>"
                 f"<td>{_fmt(last - first, signed=True) if len(curve.steps) > 1 else ''}</td>"
             )
         rows.append(f"<tr><td>{_e(label)}</td>{''.join(cells)}</tr>")
     return (
         "<h2>Before and after</h2>\n<p>First and last recorded value of each metric (<small>@step</small>).</p>\n"
-        f"<table><tr><th rowspan=\"2\">metric</th>{header}</tr><tr>{sub}</tr>\n" + "\n".join(rows) + "</table>"
+        f'<table><tr><th rowspan="2">metric</th>{header}</tr><tr>{sub}</tr>\n' + "\n".join(rows) + "</table>"
     )
 
 
@@ -595,7 +642,7 @@ def _probe_section(runs: list[Run]) -> str:
                 f"<tr><td><b>{_e(prompt_id)}</b><pre>{_e(_tail(question, 300))}</pre>"
                 f"{f'answer: {_e(str(answer))}' if answer is not None else ''}</td>{''.join(cells)}</tr>"
             )
-        parts.append(f"<table class=\"probes\"><tr><th>prompt</th>{header}</tr>\n" + "\n".join(rows) + "</table>")
+        parts.append(f'<table class="probes"><tr><th>prompt</th>{header}</tr>\n' + "\n".join(rows) + "</table>")
     return "\n".join(parts)
 
 
@@ -610,12 +657,16 @@ def _aha_section(runs: list[Run]) -> str:
             parts.append(f"<h3>{_e(run.name)}</h3>")
         examples = aha_examples(run)
         if not examples:
-            parts.append(_no_data("no correct completion with a reflection marker yet (samples.jsonl, eval_samples.jsonl)"))
+            parts.append(
+                _no_data("no correct completion with a reflection marker yet (samples.jsonl, eval_samples.jsonl)")
+            )
             continue
         for example in examples:
-            history = f"wrong at step {example['wrong_at']}" if example["wrong_at"] is not None else "not seen wrong before"
+            history = (
+                f"wrong at step {example['wrong_at']}" if example["wrong_at"] is not None else "not seen wrong before"
+            )
             parts.append(
-                f"<div class=\"aha\"><b>step {example['step']}</b> · {_e(example['source'])} · prompt "
+                f'<div class="aha"><b>step {example["step"]}</b> · {_e(example["source"])} · prompt '
                 f"{_e(example['prompt_id'])} · {_e(history)} · markers: {_e(', '.join(example['markers']))}"
                 f"<details><summary>question</summary><pre>{_e(example['question'])}</pre></details>"
                 f"<pre>{_highlight(example['completion'], example['markers'])}</pre></div>"
@@ -626,7 +677,8 @@ def _aha_section(runs: list[Run]) -> str:
 def _completion_html(record: dict) -> str:
     verdict = {True: ("ok", "correct"), False: ("bad", "wrong")}.get(record.get("correct"), ("", "not scored"))
     tokens = f" · {record['num_tokens']} tokens" if record.get("num_tokens") is not None else ""
-    return f'<div class="{verdict[0]}"><small>{verdict[1]}{tokens}</small><pre>{_e(str(record.get("completion") or ""))}</pre></div>'
+    completion = _e(str(record.get("completion") or ""))
+    return f'<div class="{verdict[0]}"><small>{verdict[1]}{tokens}</small><pre>{completion}</pre></div>'
 
 
 def _highlight(text: str, phrases: list[str]) -> str:

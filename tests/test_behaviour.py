@@ -150,7 +150,8 @@ def test_accuracy_is_split_by_whether_the_completion_reflects():
 
 def test_batch_metrics_reports_every_design_metric_on_a_realistic_batch():
     completions = [
-        "<think>First, 17 + 25: 17 + 20 = 37, 37 + 5 = 42. Wait, let me verify: 42 - 25 = 17.</think><answer>42</answer>",
+        "<think>First, 17 + 25: 17 + 20 = 37, 37 + 5 = 42. Wait, let me verify: 42 - 25 = 17.</think>"
+        "<answer>42</answer>",
         "<think>17 + 25 = 41</think><answer>41</answer>",
         "<think>" + "17 + 25 = 42. " * 40,
         [{"role": "assistant", "content": "答案是 42"}],
@@ -163,8 +164,17 @@ def test_batch_metrics_reports_every_design_metric_on_a_realistic_batch():
         formatted=[True, True, False, False],
         prompts=["What is 17 + 25?"] * 4,
     )
-    for name in ("length_mean", "length_correct", "length_incorrect", "truncation_rate", "format_adherence",
-                 "repetition", "language_mixing", "accuracy_reflective", "accuracy_non_reflective"):
+    for name in (
+        "length_mean",
+        "length_correct",
+        "length_incorrect",
+        "truncation_rate",
+        "format_adherence",
+        "repetition",
+        "language_mixing",
+        "accuracy_reflective",
+        "accuracy_non_reflective",
+    ):
         assert "behaviour/" + name in metrics, name
     for category in DEFAULT_MARKERS:
         assert f"behaviour/{category}_rate" in metrics and f"behaviour/{category}_per_1k" in metrics
@@ -182,7 +192,13 @@ def test_batch_metrics_reports_every_design_metric_on_a_realistic_batch():
 
 def test_empty_groups_are_omitted_never_nan():
     metrics = batch_metrics(["4"], num_tokens=[1], truncated=[False], correct=[None], formatted=[None])
-    for name in ("length_correct", "length_incorrect", "format_adherence", "accuracy_reflective", "accuracy_non_reflective"):
+    for name in (
+        "length_correct",
+        "length_incorrect",
+        "format_adherence",
+        "accuracy_reflective",
+        "accuracy_non_reflective",
+    ):
         assert "behaviour/" + name not in metrics
     json.dumps(metrics, allow_nan=False)
     assert batch_metrics([], num_tokens=[], truncated=[], correct=[], formatted=[]) == {}

@@ -57,15 +57,27 @@ def make_run(root: Path, name: str, *, seed: int = 0) -> Path:
                 samples.append(_sample(step, prompt_id, question, answer, text, step > 0, probe=True))
             for prompt_id, (question, answer) in PROMPTS.items():
                 text, correct = _completion(step, prompt_id, answer)
-                eval_samples.append({"step": step, "prompt_id": "eval-" + prompt_id, "question": question,
-                                     "completion": text, "correct": correct, "answer": answer})
+                eval_samples.append(
+                    {
+                        "step": step,
+                        "prompt_id": "eval-" + prompt_id,
+                        "question": question,
+                        "completion": text,
+                        "correct": correct,
+                        "answer": answer,
+                    }
+                )
             accuracy = sum(r["correct"] for r in eval_samples if r["step"] == step) / len(PROMPTS)
-            evals += [{"step": step, "task": "arithmetic", "metric": "accuracy", "value": accuracy},
-                      {"step": step, "task": "arithmetic", "metric": "pass@4", "value": min(1.0, accuracy + 0.25)}]
+            evals += [
+                {"step": step, "task": "arithmetic", "metric": "accuracy", "value": accuracy},
+                {"step": step, "task": "arithmetic", "metric": "pass@4", "value": min(1.0, accuracy + 0.25)},
+            ]
         if step == 0:
             continue
-        batch = [(prompt_id, question, answer, *_completion(step, prompt_id, answer))
-                 for prompt_id, (question, answer) in PROMPTS.items()]
+        batch = [
+            (prompt_id, question, answer, *_completion(step, prompt_id, answer))
+            for prompt_id, (question, answer) in PROMPTS.items()
+        ]
         texts = [text for *_, text, _ in batch]
         correct = [ok for *_, ok in batch]
         lengths = [len(text.split()) * 2 for text in texts]
@@ -73,14 +85,29 @@ def make_run(root: Path, name: str, *, seed: int = 0) -> Path:
         for (prompt_id, question, answer, text, ok), n, cut in zip(batch, lengths, truncated):
             samples.append(_sample(step, prompt_id, question, answer, text, ok, num_tokens=n, truncated=cut))
         reward = sum(correct) / len(correct) + rng.uniform(0, 0.1)
-        metrics.append({
-            "step": step, "time": 17.0 * step, "reward": reward, "reward_std": 0.3,
-            "rewards/math_accuracy/mean": sum(correct) / len(correct), "rewards/format_reward/mean": 0.5 + step / 20,
-            "completions/mean_length": sum(lengths) / len(lengths), "completions/clipped_ratio": sum(truncated) / 4,
-            "kl": 0.001 * step, "entropy": 1.5 - 0.1 * step, "learning_rate": 3e-5,
-            **batch_metrics(texts, num_tokens=lengths, truncated=truncated, correct=correct,
-                            formatted=[not cut for cut in truncated], prompts=[q for _, q, *_ in batch]),
-        })
+        metrics.append(
+            {
+                "step": step,
+                "time": 17.0 * step,
+                "reward": reward,
+                "reward_std": 0.3,
+                "rewards/math_accuracy/mean": sum(correct) / len(correct),
+                "rewards/format_reward/mean": 0.5 + step / 20,
+                "completions/mean_length": sum(lengths) / len(lengths),
+                "completions/clipped_ratio": sum(truncated) / 4,
+                "kl": 0.001 * step,
+                "entropy": 1.5 - 0.1 * step,
+                "learning_rate": 3e-5,
+                **batch_metrics(
+                    texts,
+                    num_tokens=lengths,
+                    truncated=truncated,
+                    correct=correct,
+                    formatted=[not cut for cut in truncated],
+                    prompts=[q for _, q, *_ in batch],
+                ),
+            }
+        )
     _write_jsonl(run / "metrics.jsonl", metrics)
     _write_jsonl(run / "samples.jsonl", samples)
     _write_jsonl(run / "eval.jsonl", evals)
@@ -90,10 +117,17 @@ def make_run(root: Path, name: str, *, seed: int = 0) -> Path:
 
 def _sample(step, prompt_id, question, answer, text, correct, *, probe=False, num_tokens=12, truncated=False):
     return {
-        "step": step, "prompt_id": prompt_id, "prompt": f"<|user|>{question}<|assistant|><think>", "completion": text,
-        "answer": answer, "rewards": {"math_accuracy": float(correct), "format_reward": 0.5},
+        "step": step,
+        "prompt_id": prompt_id,
+        "prompt": f"<|user|>{question}<|assistant|><think>",
+        "completion": text,
+        "answer": answer,
+        "rewards": {"math_accuracy": float(correct), "format_reward": 0.5},
         "reasons": {"math_accuracy": "matches gold" if correct else "no match"},
-        "flags": marker_flags(text), "num_tokens": num_tokens, "truncated": truncated, "correct": correct,
+        "flags": marker_flags(text),
+        "num_tokens": num_tokens,
+        "truncated": truncated,
+        "correct": correct,
         "probe": probe,
     }
 
@@ -165,7 +199,7 @@ def test_before_after_table_shows_first_and_last_values(full_report):
 
 def test_probe_answers_are_shown_at_start_middle_and_end(full_report):
     page = full_report.read_text(encoding="utf-8")
-    probes = page[page.index("Probe prompts"):page.index("Aha examples")]
+    probes = page[page.index("Probe prompts") : page.index("Aha examples")]
     assert "<th>step 0</th><th>step 3</th><th>step 6</th>" in probes
     assert "probe-0" in probes and "probe-1" in probes
 
@@ -173,8 +207,20 @@ def test_probe_answers_are_shown_at_start_middle_and_end(full_report):
 def test_model_text_is_escaped(tmp_path):
     run = make_run(tmp_path, "escape")
     with open(run / "samples.jsonl", "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(_sample(6, "probe-0", "<script>alert(1)</script>", "10",
-                                        "Wait, <script>alert(2)</script> 10", True, probe=True)) + "\n")
+        handle.write(
+            json.dumps(
+                _sample(
+                    6,
+                    "probe-0",
+                    "<script>alert(1)</script>",
+                    "10",
+                    "Wait, <script>alert(2)</script> 10",
+                    True,
+                    probe=True,
+                )
+            )
+            + "\n"
+        )
     page = write_report([run]).read_text(encoding="utf-8")
     assert "<script>" not in page
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
@@ -182,6 +228,9 @@ def test_model_text_is_escaped(tmp_path):
 
 def test_damaged_run_torn_lines_and_missing_eval_give_notes_not_a_traceback(tmp_path):
     run = make_run(tmp_path, "killed")
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["behaviour"]["markers"] = {"Not A Category": ["hmm"]}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
     (run / "eval.jsonl").unlink()
     (run / "eval_samples.jsonl").write_text("")
     with open(run / "metrics.jsonl", "a") as handle:
@@ -197,6 +246,8 @@ def test_damaged_run_torn_lines_and_missing_eval_give_notes_not_a_traceback(tmp_
     assert "heldout.png" not in refs.images and "reward.png" in refs.images
     assert "../eval.jsonl" not in refs.links
     assert "last step 6" in page  # the torn step 7 is skipped
+    assert "behaviour.markers ignored, the defaults are used instead" in page
+    assert "<mark>Wait</mark>, let me <mark>recheck</mark>" in page  # aha still found with the default markers
 
 
 def test_empty_and_config_less_run_dirs_are_reported_as_missing(tmp_path):
