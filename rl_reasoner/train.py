@@ -35,23 +35,22 @@ class Job:
     eval_rows: list[dict]
     reward_specs: list[RewardSpec]
     reward_funcs: list
-    accuracy_name: str | None
-    format_name: str | None
+    accuracy_fn: object
+    """The reward whose 1.0 means "correct" (``run.accuracy_reward``, default the first)."""
+    format_fn: object | None
+    """The reward whose 1.0 means "well formatted" (``run.format_reward``), if configured."""
 
     @property
-    def accuracy_fn(self):
-        return self._reward(self.accuracy_name)
+    def accuracy_name(self) -> str:
+        return self.accuracy_fn.__name__
 
     @property
-    def format_fn(self):
-        return self._reward(self.format_name)
+    def format_name(self) -> str | None:
+        return self.format_fn.__name__ if self.format_fn else None
 
     @property
     def max_new_tokens(self) -> int:
         return self.config.eval.max_new_tokens or self.config.grpo.get("max_completion_length", 256)
-
-    def _reward(self, name):
-        return next((fn for fn in self.reward_funcs if fn.__name__ == name), None)
 
 
 def prepare(config: JobConfig) -> Job:
@@ -65,9 +64,9 @@ def prepare(config: JobConfig) -> Job:
             reward_funcs.append(rewards.build(dataclasses.asdict(reward_spec)))
         except (KeyError, ValueError, TypeError, ImportError) as e:
             raise ConfigError(f"{config.source}: rewards[{i}] ({reward_spec.name}): {e}") from e
-    names = [fn.__name__ for fn in reward_funcs]
-    accuracy_name = config.run.accuracy_reward or names[0]
-    format_name = config.run.format_reward if config.run.format_reward in names else None
+    by_name = {spec.name: fn for spec, fn in zip(reward_specs, reward_funcs)}
+    accuracy_fn = by_name.get(config.run.accuracy_reward, reward_funcs[0])
+    format_fn = by_name.get(config.run.format_reward)
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model)
     template = get_template(config.task.template or spec.default_template)
@@ -76,15 +75,19 @@ def prepare(config: JobConfig) -> Job:
         return {**row, "prompt": render(template, row["question"], tokenizer, chat=config.task.chat)}
 
     return Job(config, model_path, tokenizer, [with_prompt(r) for r in data.train], [with_prompt(r) for r in data.eval],
-               reward_specs, reward_funcs, accuracy_name, format_name)
+               reward_specs, reward_funcs, accuracy_fn, format_fn)
 
 
 def grpo_args(config: JobConfig, job: Job):
     from trl import GRPOConfig
 
     run_dir = config.run_dir
+    import torch
+
     defaults = {"logging_steps": 1, "save_steps": max(1, config.run.steps // 4), "report_to": "none",
                 "disable_tqdm": False}
+    if not torch.cuda.is_available():  # TRL defaults to bf16 mixed precision, which needs a GPU
+        defaults["bf16"] = False
     return GRPOConfig(**{**defaults, **config.grpo}, output_dir=str(run_dir / "checkpoints"),
                       max_steps=config.run.steps, seed=config.run.seed,
                       reward_weights=[s.weight for s in job.reward_specs])
