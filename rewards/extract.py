@@ -1,0 +1,277 @@
+"""Answer extraction: find the *final* answer in a completion.
+
+Every function here is pure, linear in the length of the text (a megabyte-long completion costs
+milliseconds, never a catastrophic regex backtrack), and returns `None` when there is nothing to
+extract. The policy used by the accuracy rewards is `extract_answer`:
+
+1. the content of the last `<answer>…</answer>` block (inside it, a `\\boxed{}` or "the answer is"
+   narrows the answer further);
+2. else the last complete `\\boxed{…}` (nested braces handled);
+3. else the text after the last "the answer is";
+4. else, only when asked (`fallback_last_number=True`), the last number in the text.
+
+Only the final answer counts: an earlier `<answer>` block or an intermediate `\\boxed{}` is ignored,
+and when the last `<answer>` block is left unclosed (a truncated completion) there is no answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+from typing import Any
+
+ANSWER_OPEN = "<answer>"
+ANSWER_CLOSE = "</answer>"
+
+_BRACE = re.compile(r"[{}]")
+_BOXED_START = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_ANSWER_PHRASE = re.compile(r"\b(?:the\s+)?final\s+answer\s+is|\bthe\s+answer\s+is", re.IGNORECASE)
+_NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+"
+_LAST_NUMBER = re.compile(rf"(?:{_NUMBER})(?:\s*/\s*\d+)?")
+_MATH_DELIMITERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+# A number followed by plain words ("72 dollars", "15 apples"): the words are units and are dropped,
+# unless they change the value ("1 million", "3 and a half", "50 percent").
+_NUMBER_WITH_WORDS = re.compile(rf"^((?:\\?\$)?\s*(?:{_NUMBER}))\s+([A-Za-z][A-Za-z\s.]*)$")
+_VALUE_WORDS = frozenset(
+    "and or to of percent percentage hundred thousand million billion trillion dozen half halves third thirds "
+    "quarter quarters times plus minus over squared cubed sqrt root pi infinity degree degrees".split()
+)
+_PLAIN_NUMBER = re.compile(rf"^(?:\\?\$)?\s*({_NUMBER})$")
+_PLAIN_FRACTION = re.compile(r"^([+-]?)\s*(\d{1,50})\s*/\s*(\d{1,50})$")
+_LATEX_FRACTION = re.compile(r"^([+-]?)\s*\\[dt]?frac\s*\{\s*(\d{1,50})\s*\}\s*\{\s*(\d{1,50})\s*\}$")
+
+
+def completion_text(completion: str | Sequence[Mapping[str, Any]]) -> str:
+    """The text of one completion, given as a string or as TRL chat messages.
+
+    For messages, the contents of the assistant messages are joined (a message without a role counts as
+    the assistant's); content given as a list of blocks contributes its text blocks.
+
+    >>> completion_text("<answer>4</answer>")
+    '<answer>4</answer>'
+    >>> completion_text([{"role": "assistant", "content": "<answer>4</answer>"}])
+    '<answer>4</answer>'
+    """
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Mapping):
+        completion = [completion]
+    if not isinstance(completion, Sequence):
+        raise TypeError(f"a completion must be a string or a list of chat messages, got {type(completion).__name__}")
+    parts = []
+    for message in completion:
+        if not isinstance(message, Mapping):
+            raise TypeError(f"a chat message must be a dict with 'content', got {type(message).__name__}")
+        if message.get("role", "assistant") != "assistant":
+            continue
+        content = message.get("content") or ""
+        if isinstance(content, str):
+            parts.append(content)
+        else:  # content blocks: [{"type": "text", "text": ...}, ...]
+            parts.extend(block.get("text", "") for block in content if isinstance(block, Mapping))
+    return "".join(parts)
+
+
+def last_answer_block(text: str) -> str | None:
+    """Content of the final `<answer>…</answer>` block, or `None` if there is none or it is unclosed.
+
+    >>> last_answer_block("<answer>1</answer> then <answer> 2 </answer>")
+    ' 2 '
+    >>> last_answer_block("<answer>1</answer> <answer>2") is None  # the final block was cut off
+    True
+    """
+    start = text.rfind(ANSWER_OPEN)
+    if start == -1:
+        return None
+    end = text.find(ANSWER_CLOSE, start)
+    if end == -1:
+        return None
+    return text[start + len(ANSWER_OPEN) : end]
+
+
+def _closing_brace(text: str, open_index: int) -> int:
+    """Index of the brace closing the one at `open_index`, or -1 if it is never closed.
+
+    >>> _closing_brace("{a{b}c}d", 0)
+    6
+    """
+    depth = 0
+    for brace in _BRACE.finditer(text, open_index):
+        depth += 1 if brace.group(0) == "{" else -1
+        if depth == 0:
+            return brace.start()
+    return -1
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last complete top-level `\\boxed{…}` (or `\\fbox{…}`), nested braces included.
+
+    A `\\boxed{` that is never closed (a truncated completion) ends the search: boxes opened inside it
+    are not top-level.
+
+    >>> last_boxed(r"first \\boxed{1}, finally \\boxed{\\frac{1}{2}}")
+    '\\\\frac{1}{2}'
+    >>> last_boxed(r"\\boxed{x} and \\boxed{unclosed") is None
+    True
+    """
+    found = None
+    position = 0
+    while True:
+        match = _BOXED_START.search(text, position)
+        if match is None:
+            return found
+        close = _closing_brace(text, match.end() - 1)
+        if close == -1:
+            return None
+        found = text[match.end() : close]
+        position = close + 1
+
+
+def after_answer_phrase(text: str) -> str | None:
+    """Text after the last "the answer is" / "final answer is", up to the end of its line or sentence.
+
+    >>> after_answer_phrase("So the answer is $42$. Done.")
+    '$42$'
+    >>> after_answer_phrase("The final answer is: 3.5")
+    '3.5'
+    """
+    last = None
+    for last in _ANSWER_PHRASE.finditer(text):
+        pass
+    if last is None:
+        return None
+    rest = text[last.end() :].lstrip(" \t:")
+    line_end = rest.find("\n")
+    if line_end != -1:
+        rest = rest[:line_end]
+    sentence_end = re.search(r"\.(?:\s|$)", rest)
+    if sentence_end is not None:
+        rest = rest[: sentence_end.start()]
+    rest = rest.strip()
+    return rest or None
+
+
+def last_number(text: str) -> str | None:
+    """The last number in the text (integer, decimal, `a/b`, thousands separators), as written.
+
+    >>> last_number("3 apples and 1,250.5 pears, ratio 7/2.")
+    '7/2'
+    >>> last_number("no digits") is None
+    True
+    """
+    last = None
+    for last in _LAST_NUMBER.finditer(text):
+        pass
+    return None if last is None else last.group(0)
+
+
+def clean_answer(answer: str) -> str:
+    """Normalise an extracted answer: strip math delimiters, a trailing period and unit words.
+
+    >>> clean_answer(" $\\\\frac{1}{2}$. ")
+    '\\\\frac{1}{2}'
+    >>> clean_answer("72 dollars")
+    '72'
+    >>> clean_answer("1 million")
+    '1 million'
+    """
+    answer = answer.strip()
+    changed = True
+    for _ in range(4):  # `$\(x\)$.` takes three rounds; a bound keeps hostile input linear
+        if not (changed and answer):
+            break
+        changed = False
+        if answer.endswith(".") and not answer.endswith(".."):
+            answer, changed = answer[:-1].rstrip(), True
+        for opening, closing in _MATH_DELIMITERS:
+            if len(answer) >= len(opening) + len(closing) and answer.startswith(opening) and answer.endswith(closing):
+                answer, changed = answer[len(opening) : len(answer) - len(closing)].strip(), True
+                break
+    with_words = _NUMBER_WITH_WORDS.match(answer)
+    if with_words is not None:
+        words = with_words.group(2).lower().replace(".", " ").split()
+        if words and len(words[0]) >= 3 and not _VALUE_WORDS.intersection(words):
+            answer = with_words.group(1).strip()
+    return answer
+
+
+def extract_answer(text: str, *, fallback_last_number: bool = False) -> str | None:
+    """The final answer of a completion, cleaned, or `None` (see the module docstring for the policy).
+
+    >>> extract_answer("<think>maybe \\\\boxed{3}</think><answer>The answer is 4.</answer>")
+    '4'
+    >>> extract_answer(r"step \\boxed{2}, so \\boxed{\\{1, 2\\}}")
+    '\\\\{1, 2\\\\}'
+    >>> extract_answer("I think 12") is None
+    True
+    >>> extract_answer("I think 12", fallback_last_number=True)
+    '12'
+    """
+    if text.rfind(ANSWER_OPEN) != -1:
+        block = last_answer_block(text)
+        if block is None:
+            return None
+        answer = last_boxed(block)
+        if answer is None:
+            answer = after_answer_phrase(block)
+        if answer is None:
+            answer = block
+    else:
+        answer = last_boxed(text)
+        if answer is None:
+            answer = after_answer_phrase(text)
+        if answer is None and fallback_last_number:
+            answer = last_number(text)
+        if answer is None:
+            return None
+    answer = clean_answer(answer)
+    return answer or None
+
+
+def gold_text(gold: Any) -> str | None:
+    """The gold answer as a string: numbers are written out, a `\\boxed{}` or GSM8K `#### x` is unwrapped.
+
+    >>> gold_text(0.5), gold_text(3), gold_text("Solution... #### 1,000"), gold_text(r"so \\boxed{7}")
+    ('0.5', '3', '1,000', '7')
+    >>> gold_text(None) is None
+    True
+    """
+    if gold is None or isinstance(gold, bool):
+        return None
+    if isinstance(gold, (int, float, Fraction)):
+        return str(gold)
+    if not isinstance(gold, str):
+        gold = str(gold)
+    boxed = last_boxed(gold)
+    if boxed is not None:
+        gold = boxed
+    elif "####" in gold:
+        gold = gold.rsplit("####", 1)[1]
+    gold = clean_answer(gold)
+    return gold or None
+
+
+def plain_number(answer: str) -> Fraction | None:
+    """The exact value of a plain number (`-12`, `1,000`, `0.25`, `$3.50`, `3/4`, `\\frac{3}{4}`), else `None`.
+
+    This is the fast path of the math reward: two plain numbers are compared exactly, without sympy.
+
+    >>> plain_number("1,000"), plain_number("-0.50"), plain_number("\\\\dfrac{3}{4}")
+    (Fraction(1000, 1), Fraction(-1, 2), Fraction(3, 4))
+    >>> plain_number("x+1") is None, plain_number("1/0") is None
+    (True, True)
+    """
+    if len(answer) > 100:
+        return None
+    match = _PLAIN_NUMBER.match(answer)
+    if match is not None:
+        return Fraction(match.group(1).replace(",", ""))
+    match = _PLAIN_FRACTION.match(answer) or _LATEX_FRACTION.match(answer)
+    if match is not None:
+        sign, numerator, denominator = match.groups()
+        if int(denominator) == 0:
+            return None
+        value = Fraction(int(numerator), int(denominator))
+        return -value if sign == "-" else value
+    return None

@@ -1,0 +1,118 @@
+"""The R1-Zero format reward: `<think>…</think>` then `<answer>…</answer>`, and nothing else.
+
+Strict by default. A completion passes only if it has exactly one non-empty think block followed
+(after optional whitespace) by exactly one non-empty answer block, with nothing but whitespace
+before, between and after. So the usual format hacks earn nothing: several answer blocks, an answer
+outside the final block, an empty think block, text after the answer.
+
+With `prefilled_think=True` the prompt ends with `<think>` (as in the R1-Zero template), so the
+completion starts inside the think block and must *not* open another one.
+
+With `partial=True` a completion that misses the format still earns 0.25 for each of the four tags it
+uses exactly once (capped at 0.75), which gives a small model a gradient towards the format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rewards.extract import completion_text
+from rewards.registry import register
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+PARTIAL_CREDIT_PER_TAG = 0.25
+PARTIAL_CREDIT_CAP = 0.75
+"""A completion that is not well-formed never earns more than this, whatever its tags."""
+
+
+def check_format(text: str, *, prefilled_think: bool = False) -> str:
+    """`"ok"` if `text` has the R1-Zero format, else the first problem found.
+
+    Problems: `missing_think`, `multiple_think`, `missing_answer`, `multiple_answer`, `tags_out_of_order`,
+    `text_before_think`, `empty_think`, `text_between_blocks`, `empty_answer`, `text_after_answer`.
+
+    >>> check_format("<think>2+2 is 4</think>\\n<answer>4</answer>")
+    'ok'
+    >>> check_format("2+2 is 4</think> <answer>4</answer>", prefilled_think=True)
+    'ok'
+    >>> check_format("<think> </think><answer>4</answer>")
+    'empty_think'
+    >>> check_format("<think>a</think><answer>3</answer><answer>4</answer>")
+    'multiple_answer'
+    """
+    if prefilled_think:
+        if THINK_OPEN in text:
+            return "multiple_think"
+        text = THINK_OPEN + text
+    counts = {tag: text.count(tag) for tag in (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)}
+    for opening, closing, what in ((THINK_OPEN, THINK_CLOSE, "think"), (ANSWER_OPEN, ANSWER_CLOSE, "answer")):
+        if counts[opening] == 0 or counts[closing] == 0:
+            return f"missing_{what}"
+        if counts[opening] > 1 or counts[closing] > 1:
+            return f"multiple_{what}"
+    think_open, think_close = text.index(THINK_OPEN), text.index(THINK_CLOSE)
+    answer_open, answer_close = text.index(ANSWER_OPEN), text.index(ANSWER_CLOSE)
+    if not think_open < think_close < answer_open < answer_close:
+        return "tags_out_of_order"
+    if text[:think_open].strip():
+        return "text_before_think"
+    if not text[think_open + len(THINK_OPEN) : think_close].strip():
+        return "empty_think"
+    if text[think_close + len(THINK_CLOSE) : answer_open].strip():
+        return "text_between_blocks"
+    if not text[answer_open + len(ANSWER_OPEN) : answer_close].strip():
+        return "empty_answer"
+    if text[answer_close + len(ANSWER_CLOSE) :].strip():
+        return "text_after_answer"
+    return "ok"
+
+
+def tag_credit(text: str, *, prefilled_think: bool = False) -> float:
+    """0.25 for each R1-Zero tag used exactly once (a prefilled `<think>` counts when not repeated).
+
+    >>> tag_credit("<think>a</think> 4"), tag_credit("a</think><answer>4</answer>", prefilled_think=True)
+    (0.5, 1.0)
+    """
+    tags_once = sum(text.count(tag) == 1 for tag in (THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE))
+    opening = text.count(THINK_OPEN) == (0 if prefilled_think else 1)
+    return PARTIAL_CREDIT_PER_TAG * (tags_once + opening)
+
+
+@register("format_reward")
+def format_reward(
+    completions: list,
+    *,
+    prefilled_think: bool = False,
+    partial: bool = False,
+    log_extra: Callable[[str, list], None] | None = None,
+    **kwargs,
+) -> list[float]:
+    """1.0 for a completion in the R1-Zero format, else 0.0 (or partial tag credit up to 0.75 if `partial`).
+
+    Args:
+        completions: strings or chat messages.
+        prefilled_think: the prompt ends with `<think>`, so the completion starts inside the think block.
+        partial: give 0.25 per tag used exactly once to completions that miss the format (at most 0.75).
+        log_extra: TRL's logger; receives `reason/format_reward` ("ok" or the problem) for each completion.
+
+    >>> format_reward(["<think>a</think><answer>4</answer>", "<answer>4</answer>"])
+    [1.0, 0.0]
+    >>> format_reward(["<think>a</think><answer>4</answer>", "<answer>4</answer>"], partial=True)
+    [1.0, 0.5]
+    """
+    rewards, reasons = [], []
+    for completion in completions:
+        text = completion_text(completion)
+        reason = check_format(text, prefilled_think=prefilled_think)
+        if reason == "ok":
+            reward = 1.0
+        elif partial:
+            reward = min(PARTIAL_CREDIT_CAP, tag_credit(text, prefilled_think=prefilled_think))
+        else:
+            reward = 0.0
+        rewards.append(reward)
+        reasons.append(reason)
+    if log_extra is not None:
+        log_extra("reason/format_reward", reasons)
+    return rewards
