@@ -113,6 +113,29 @@ class EvalConfig:
 
 
 @dataclass
+class SamplingConfig:
+    dynamic: bool = False
+    """Dynamic sampling (DAPO): drop the groups whose completions all got the same reward (zero advantage) and
+    generate groups for fresh prompts until every group of the batch is informative or ``max_extra_rounds`` is hit."""
+    max_extra_rounds: int = 3
+    """Cap on the extra generation rounds per batch; at the cap the batch is filled up with zero-variance groups
+    (advantage 0: what plain GRPO would have trained on)."""
+    curriculum: bool = False
+    """Draw training prompts by their running pass rate: prompts solved sometimes, but not always, come more often."""
+    pass_rate_decay: float = 0.5
+    """Share of a prompt's running pass rate kept at each new observation of it (0: only the latest group counts)."""
+    min_weight: float = 0.05
+    """Sampling weight of a prompt whose pass rate is 0 or 1, relative to the most informative prompt (1.0)."""
+    pass_rates: str | None = None
+    """JSON file of per-prompt pass rates, written by ``rl-reasoner difficulty`` and read at the start of training to
+    seed the running pass rates (``None``: start with none known)."""
+    difficulty_samples: int = 8
+    """Answers sampled per training prompt by ``rl-reasoner difficulty``."""
+    difficulty_max_prompts: int = 0
+    """Training prompts scored by ``rl-reasoner difficulty``: the first N (0: all)."""
+
+
+@dataclass
 class JobConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -123,6 +146,7 @@ class JobConfig:
     run: RunConfig = field(default_factory=RunConfig)
     behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
     source: str | None = field(default=None, metadata={"internal": True})
     """The file this config was read from (set by :func:`load_config`)."""
 
@@ -317,6 +341,16 @@ def _check_values(cfg: JobConfig, where: str) -> None:
     for i, spec in enumerate(cfg.rewards):
         if not spec.name:
             fail(f"rewards[{i}].name", "required value is missing")
+    if cfg.sampling.max_extra_rounds < 0:
+        fail("sampling.max_extra_rounds", "expected a non-negative integer")
+    if not 0.0 <= cfg.sampling.pass_rate_decay < 1.0:
+        fail("sampling.pass_rate_decay", f"expected a value in [0, 1), got {cfg.sampling.pass_rate_decay}")
+    if not 0.0 < cfg.sampling.min_weight <= 1.0:
+        fail("sampling.min_weight", f"expected a value in (0, 1], got {cfg.sampling.min_weight}")
+    if cfg.sampling.difficulty_samples < 1:
+        fail("sampling.difficulty_samples", "expected a positive integer")
+    if cfg.sampling.difficulty_max_prompts < 0:
+        fail("sampling.difficulty_max_prompts", "expected a non-negative integer")
     names = [spec.name for spec in cfg.rewards]
     if cfg.run.accuracy_reward is not None and names and cfg.run.accuracy_reward not in names:
         fail("run.accuracy_reward", f"{cfg.run.accuracy_reward!r} is not among the rewards {names}")
