@@ -69,12 +69,12 @@ def parse_equation(answer: str, target: int) -> ast.expr:
 
 
 def numbers_used(expression: ast.expr) -> list[int]:
-    """The integer literals of an expression, in order.
+    """The integer literals of an expression, sorted.
 
-    >>> numbers_used(parse_equation("(3 + 3) * 7", 42))
+    >>> numbers_used(parse_equation("7 * (3 + 3)", 42))
     [3, 3, 7]
     """
-    return [node.value for node in ast.walk(expression) if isinstance(node, ast.Constant)]
+    return sorted(node.value for node in ast.walk(expression) if isinstance(node, ast.Constant))
 
 
 def evaluate(expression: ast.expr) -> Fraction:

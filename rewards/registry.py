@@ -149,7 +149,7 @@ class BoundReward:
         log_extra = kwargs.get("log_extra")
         if log_extra is not None:
             kwargs["log_extra"] = functools.partial(_log_reason_as, self.__name__, log_extra)
-        return self.function(completions, **{**kwargs, **self.params})
+        return self.function(completions=completions, **{**kwargs, **self.params})  # keywords, as TRL calls it
 
     def __repr__(self) -> str:
         params = ", ".join(f"{key}={value!r}" for key, value in self.params.items())

@@ -1,0 +1,69 @@
+import doctest
+
+import pytest
+
+from rewards import format as format_module
+from rewards.format import check_format, format_reward
+
+
+def test_doctests():
+    assert doctest.testmod(format_module).failed == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("<think>2 + 2 = 4</think>\n<answer>4</answer>", "ok"),
+        ("  <think>\nreasoning\n</think> <answer> 4 </answer>\n", "ok"),
+        # format hacks
+        ("<think>a</think><answer>3</answer><answer>4</answer>", "multiple_answer"),
+        ("<think>a</think><answer>3</answer> and also 4", "text_after_answer"),
+        ("<think></think><answer>4</answer>", "empty_think"),
+        ("<think>\n  \n</think><answer>4</answer>", "empty_think"),
+        ("<think>a</think><answer> </answer>", "empty_answer"),
+        ("<think>a <answer>4</answer></think>", "tags_out_of_order"),
+        ("<think>a</think><think>b</think><answer>4</answer>", "multiple_think"),
+        ("Sure! <think>a</think><answer>4</answer>", "text_before_think"),
+        ("<think>a</think> so: <answer>4</answer>", "text_between_blocks"),
+        ("<answer>4</answer>", "missing_think"),
+        ("<think>a</think> 4", "missing_answer"),
+        ("<think>a</think><answer>4", "missing_answer"),
+        ("4", "missing_think"),
+    ],
+)
+def test_check_format(text, reason):
+    assert check_format(text) == reason
+
+
+def test_prefilled_think():
+    assert check_format("reasoning</think><answer>4</answer>", prefilled_think=True) == "ok"
+    # without the param, a completion that starts inside the think block has no opening tag
+    assert check_format("reasoning</think><answer>4</answer>") == "missing_think"
+    # with it, opening another think block is a second one
+    assert check_format("<think>reasoning</think><answer>4</answer>", prefilled_think=True) == "multiple_think"
+    assert check_format(" </think><answer>4</answer>", prefilled_think=True) == "empty_think"
+
+
+def test_strict_by_default_and_partial_credit_capped():
+    completions = [
+        "<think>a</think><answer>4</answer>",  # well-formed
+        "<think>a</think><answer>4</answer> extra",  # every tag once but not well-formed
+        "<think>a</think> 4",  # two tags
+        "4",  # none
+    ]
+    assert format_reward(completions) == [1.0, 0.0, 0.0, 0.0]
+    assert format_reward(completions, partial=True) == [1.0, 0.75, 0.5, 0.0]
+
+
+def test_repeated_tags_earn_no_partial_credit():
+    assert format_reward(["<answer>1</answer><answer>2</answer>"], partial=True) == [0.0]
+
+
+def test_reasons_and_chat_messages():
+    logged = {}
+    completions = [
+        [{"role": "assistant", "content": "<think>a</think><answer>4</answer>"}],
+        [{"role": "assistant", "content": "<answer>4</answer>"}],
+    ]
+    assert format_reward(completions, log_extra=logged.__setitem__) == [1.0, 0.0]
+    assert logged == {"reason/format_reward": ["ok", "missing_think"]}
