@@ -69,8 +69,9 @@ class TaskData:
     def __post_init__(self) -> None:
         for split, rows in (("train", self.train), ("eval", self.eval)):
             if not rows:
+                left_out = f" (rows left out: {self.dropped})" if self.dropped else ""
                 raise TaskError(
-                    f"task {self.task!r}: the {split} split is empty. "
+                    f"task {self.task!r}: the {split} split is empty{left_out}. "
                     f"Fix: check the data source and the split sizes in the task params."
                 )
             seen: set[str] = set()
