@@ -121,3 +121,11 @@ def test_arithmetic_bad_params_name_task_and_param(params, message):
     with pytest.raises(TaskError, match=message) as info:
         get("arithmetic").load(params, 0)
     assert "task 'arithmetic'" in str(info.value)
+
+
+def test_available_lists_every_family_member():
+    names = available()
+    assert "reasoning_gym:leg_counting" in names and "reasoning_gym:<name>" not in names
+    assert get("reasoning_gym:leg_counting").name == "reasoning_gym:leg_counting"
+    with pytest.raises(TaskError, match=r"Known tasks: \[.*'reasoning_gym:<name>'\]"):
+        get("nonsense")

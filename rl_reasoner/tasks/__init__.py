@@ -15,7 +15,7 @@ from rl_reasoner.tasks.base import TaskData, TaskError, TaskSpec, suggest
 __all__ = ["TaskData", "TaskError", "TaskSpec", "available", "describe_all", "get", "register"]
 
 _REGISTRY: dict[str, TaskSpec] = {}
-_FAMILIES: dict[str, tuple[Callable[[str], TaskSpec], str]] = {}
+_FAMILIES: dict[str, tuple[Callable[[str], TaskSpec], str, Callable[[], list[str]]]] = {}
 """Parametrised names `<family>:<member>` (e.g. `reasoning_gym:leg_counting`) → factory of the spec."""
 
 
@@ -27,32 +27,44 @@ def register(spec: TaskSpec) -> TaskSpec:
     return spec
 
 
-def register_family(prefix: str, factory: Callable[[str], TaskSpec], example: str) -> None:
-    """Make `get("<prefix>:<member>")` return `factory(member)`; `example` is a member shown by `describe_all`."""
-    _FAMILIES[prefix] = (factory, example)
+def register_family(prefix: str, factory: Callable[[str], TaskSpec], example: str,
+                    members: Callable[[], list[str]]) -> None:
+    """Make `get("<prefix>:<member>")` return `factory(member)`; `members()` lists the valid members and
+    `example` is the one `describe_all` describes."""
+    _FAMILIES[prefix] = (factory, example, members)
 
 
 def available() -> list[str]:
-    """Names of the registered tasks (families shown as `<prefix>:<name>`)."""
+    """Every valid task name, each member of a family included (`reasoning_gym:leg_counting`, ...)."""
+    names = sorted(_REGISTRY)
+    for prefix, (_, _, members) in sorted(_FAMILIES.items()):
+        names += [f"{prefix}:{member}" for member in members()]
+    return names
+
+
+def _summary() -> list[str]:
+    """Task names with each family shown once as `<prefix>:<name>`."""
     return sorted(_REGISTRY) + sorted(f"{prefix}:<name>" for prefix in _FAMILIES)
 
 
 def get(name: str) -> TaskSpec:
     """The spec of task `name`; an unknown name raises `TaskError` listing the known ones."""
     if not isinstance(name, str) or not name:
-        raise TaskError(f"task name must be a non-empty string, got {name!r}. Known tasks: {available()}.")
+        raise TaskError(f"task name must be a non-empty string, got {name!r}. Known tasks: {_summary()}.")
     if name in _REGISTRY:
         return _REGISTRY[name]
     prefix, sep, member = name.partition(":")
     if sep and prefix in _FAMILIES:
         return _FAMILIES[prefix][0](member)
-    raise TaskError(f"unknown task {name!r}.{suggest(name, list(_REGISTRY) + list(_FAMILIES))} Known tasks: {available()}.")
+    raise TaskError(
+        f"unknown task {name!r}.{suggest(name, list(_REGISTRY) + list(_FAMILIES))} Known tasks: {_summary()}."
+    )
 
 
 def describe_all() -> str:
     """A readable table of the tasks: name, description, columns, default template and rewards."""
     entries = [(name, _REGISTRY[name]) for name in sorted(_REGISTRY)]
-    entries += [(f"{prefix}:<name>", factory(example)) for prefix, (factory, example) in sorted(_FAMILIES.items())]
+    entries += [(f"{prefix}:<name>", factory(example)) for prefix, (factory, example, _) in sorted(_FAMILIES.items())]
     lines = []
     for name, spec in entries:
         rewards = ", ".join(f"{r['name']} x{r.get('weight', 1.0):g}" for r in spec.default_rewards)
@@ -71,7 +83,7 @@ def _register_builtins() -> None:
     register(countdown.SPEC)
     for spec in math_data.SPECS + code_data.SPECS:
         register(spec)
-    register_family("reasoning_gym", reasoning_gym.spec, example="leg_counting")
+    register_family("reasoning_gym", reasoning_gym.spec, example="leg_counting", members=reasoning_gym.dataset_names)
 
 
 _register_builtins()

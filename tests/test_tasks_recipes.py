@@ -1,0 +1,46 @@
+"""Every task recipe in configs/ is a valid job: its config loads, its task params parse, its template and
+rewards resolve; the offline recipes also load their data and render a prompt."""
+
+from pathlib import Path
+
+import pytest
+
+import rewards
+from rl_reasoner.config import load_config
+from rl_reasoner.tasks import get
+from rl_reasoner.tasks.base import parse_params
+from rl_reasoner.tasks.sources import looks_local
+from rl_reasoner.templates import get_template, render
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+RECIPES = sorted(p for p in [*CONFIGS.glob("*.yaml"), *CONFIGS.glob("gpu/*.yaml")] if p.name != "default.yaml")
+OFFLINE = ("arithmetic", "countdown", "reasoning_gym:", "humaneval")
+
+
+def test_there_is_a_recipe_for_every_task():
+    named = {load_config(path).task.name.split(":")[0] for path in RECIPES}
+    assert named >= {"countdown", "reasoning_gym", "humaneval", "gsm8k", "math", "math500", "mbpp", "custom"}
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(CONFIGS)))
+def test_recipe_is_a_valid_job(path):
+    config = load_config(path)
+    spec = get(config.task.name)
+    raw = dict(config.task.params)
+    if spec.params_preprocessor is not None:
+        raw = spec.params_preprocessor(raw)
+    params = parse_params(spec.name, spec.params_type, raw)
+    template = get_template(config.task.template or spec.default_template)
+    for reward in config.rewards or spec.default_rewards:
+        reward = reward if isinstance(reward, dict) else {"name": reward.name, "params": reward.params}
+        if reward["name"] not in rewards.available():
+            pytest.skip(f"reward {reward['name']!r} is not registered yet")
+        rewards.build(reward)
+    is_gpu = path.parent.name == "gpu"
+    assert config.model.name.startswith("embedded:") != is_gpu
+    if config.task.name.startswith(OFFLINE) and not is_gpu:
+        data = spec.load(config.task.params, seed=config.run.seed)
+        assert data.train and data.eval
+        assert render(template, data.train[0]["question"]).endswith(template.prefill)
+    if is_gpu and config.task.name in ("gsm8k", "math", "math500", "mbpp"):
+        assert not looks_local(params.path), "GPU recipes name the hub dataset users run"
