@@ -38,8 +38,11 @@ def _scorer(name: str, source: dict | None):
     return _dataset(name, "{}", 0, 1)
 
 
+@lru_cache(maxsize=4096)
 def load_entry(name: str, entry_json: str) -> tuple[Any, dict]:
     """The dataset (for its scorer) and the exact entry described by a row's `rg_dataset` and `rg_entry`.
+
+    Cached: the completions of one prompt share the entry, and some datasets take a while to rebuild one.
 
     >>> dataset, entry = load_entry("leg_counting", json.dumps(
     ...     {"question": "?", "answer": "4", "metadata": {}, "source": None}))

@@ -65,12 +65,15 @@ class SourceParams:
 GoldVerifier = Callable[[list[dict]], list[str | None]]
 """Checks the gold of a batch of rows: per row None (verified) or the reason it cannot be verified."""
 
+Numbered = list[tuple[int, dict]]
+"""Records with their row numbers in the source (for error messages)."""
+
 RowConverter = Callable[[dict], dict]
 """Turns one source record into a row ({"question", <columns>}, optionally "id"); raises `KeyError` for a
 missing column and `Unverifiable` for a gold that cannot be checked."""
 
 
-def convert(task: str, where: str, split: str, records: list[tuple[int, dict]], to_row: RowConverter,
+def convert(task: str, where: str, split: str, records: Numbered, to_row: RowConverter,
             dropped: Counter, examples: dict[str, str]) -> list[dict]:
     """Convert (row number, record) pairs to rows; a missing column stops loading, an unverifiable gold
     drops the row (counted in `dropped`, its first row number kept in `examples`)."""
@@ -116,7 +119,7 @@ def _read(task: str, path: str, config: str | None, split: str) -> tuple[list[di
     return read_records(task, path, config, split), f"{path!r} split {split!r}", False
 
 
-def _carve(task: str, records: list[dict], where: str, p: SourceParams) -> tuple[list[tuple[int, dict]], list[tuple[int, dict]]]:
+def _carve(task: str, records: list[dict], where: str, p: SourceParams) -> tuple[Numbered, Numbered]:
     """Split records into (train, eval) (row number, record) pairs, holding out `num_eval` rows chosen with
     `eval_seed`."""
     size = p.num_eval or max(1, min(500, len(records) // 10))

@@ -70,9 +70,10 @@ def create(task: str, name: str, config: dict, seed: int, size: int):
     fields = getattr(DATASETS[name][1], "__dataclass_fields__", {})
     unknown = [key for key in config if fields and key not in fields]
     if unknown:
+        knobs = sorted(f for f in fields if f not in ("seed", "size"))
         raise TaskError(
             f"task {task!r}: unknown config field {unknown[0]!r} for reasoning-gym dataset {name!r}."
-            f"{suggest(unknown[0], fields)} Its config fields: {sorted(f for f in fields if f not in ('seed', 'size'))}."
+            f"{suggest(unknown[0], fields)} Its config fields: {knobs}."
         )
     try:
         return reasoning_gym.create_dataset(name, **{**config, "seed": seed, "size": size})

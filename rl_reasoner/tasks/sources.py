@@ -171,7 +171,8 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 
 def _offline() -> bool:
-    return any(os.environ.get(name, "").lower() in ("1", "true", "yes") for name in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"))
+    flags = (os.environ.get(name, "").lower() for name in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"))
+    return any(flag in ("1", "true", "yes") for flag in flags)
 
 
 def read_hub(task: str, dataset_id: str, config: str | None, split: str | None) -> list[dict]:
