@@ -36,7 +36,6 @@ class BehaviourCallback(TrainerCallback):
         self.markers = behaviour.load_markers(cfg.behaviour.markers or None)
         self.rows_by_prompt = {row["prompt"]: row for row in job.train_rows}
         self.probes = job.eval_rows[: cfg.behaviour.num_probes]
-        self.rng = random.Random(cfg.run.seed)
         self.last_eval_step: int | None = None
         self.started = time.time()
 
@@ -44,6 +43,8 @@ class BehaviourCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = time.time()
+        if state.global_step > 0:  # resumed: eval.jsonl already holds the evaluations up to the checkpoint
+            self.last_eval_step = max((r["step"] for r in self.run.read("eval")), default=None)
         if state.global_step == 0 and self.job.config.eval.at_start:
             self.evaluate(state.global_step)
         if state.global_step == 0 and self.probes:
@@ -90,7 +91,8 @@ class BehaviourCallback(TrainerCallback):
             return
         extra = self.trainer._logs["extra"]
         records = []
-        for i in sorted(self.rng.sample(range(len(texts)), n)):
+        rng = random.Random(f"{self.job.config.run.seed}:{step}")  # per step, not running: same picks on resume
+        for i in sorted(rng.sample(range(len(texts)), n)):
             row = self.rows_by_prompt.get(prompts[i], {})
             records.append({
                 "step": step,

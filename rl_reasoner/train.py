@@ -88,6 +88,8 @@ def grpo_args(config: JobConfig, job: Job):
                 "disable_tqdm": False}
     if not torch.cuda.is_available():  # TRL defaults to bf16 mixed precision, which needs a GPU
         defaults["bf16"] = False
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # several CPU processes: DDP over gloo, not N lone copies
+            defaults["use_cpu"] = True
     return GRPOConfig(**{**defaults, **config.grpo}, output_dir=str(run_dir / "checkpoints"),
                       max_steps=config.run.steps, seed=config.run.seed,
                       reward_weights=[s.weight for s in job.reward_specs])
@@ -100,21 +102,23 @@ def train(config: JobConfig, resume: bool = False) -> Path:
     from transformers.trainer_callback import ProgressCallback
 
     from rl_reasoner.callback import BehaviourCallback, SummaryProgress
+    from rl_reasoner.preemption import PreemptionCallback
+    from rl_reasoner.resume import ResumeDataOrder, last_complete_checkpoint
     from rl_reasoner.trainer import ReasonerTrainer
 
     set_seed(config.run.seed)
     job = prepare(config)
     args = grpo_args(config, job)
     run = RunDir(config.run_dir)
-    checkpoint = run.last_checkpoint() if resume else None
+    checkpoint = last_complete_checkpoint(run.checkpoints) if resume else None
     if resume and checkpoint is None:
         print(f"[rl-reasoner] --resume: no checkpoint in {run.checkpoints}; starting from scratch", flush=True)
     if checkpoint is None and run.file("metrics").exists() and not resume:
         raise SystemExit(f"{run.path} already holds a run; pass --resume to continue it, or choose run.name")
     if args.process_index == 0:
         run.create()
-        if checkpoint is not None:
-            run.rewind(int(checkpoint.name.split("-")[1]))
+        if resume:  # drop what was recorded after the checkpoint (everything when there is none)
+            run.rewind(int(checkpoint.name.split("-")[1]) if checkpoint else -1)
         run.write_config(resolved_config(config, job))
 
     model = load_model(job.model_path, config.model)
@@ -130,6 +134,8 @@ def train(config: JobConfig, resume: bool = False) -> Path:
     trainer.callback_handler.callbacks.insert(0, recorder)  # before the reporters, so they see behaviour/*
     if trainer.pop_callback(ProgressCallback) is not None:
         trainer.add_callback(SummaryProgress(job.accuracy_name, job.format_name))
+    trainer.add_callback(ResumeDataOrder())  # data order of later epochs on resume
+    trainer.add_callback(PreemptionCallback())  # SIGTERM: checkpoint at the end of the step, then exit
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if trainer.accelerator.is_main_process:
         trainer.save_model(str(run.path / "final"))
