@@ -65,7 +65,7 @@ TEMPLATES: dict[str, Template] = {
     "r1_zero": Template(system=R1_ZERO_INSTRUCTION, user=QUESTION, prefill="<think>"),
     "r1_zero_example": Template(
         system=R1_ZERO_INSTRUCTION
-        + " For example: <think> 2 plus 3 makes 5, so the answer is 5. </think> <answer> 5 </answer>",
+        + " For example: <think> A week has 7 days, so two weeks have 14 days. </think> <answer> 14 </answer>",
         user=QUESTION,
         prefill="<think>",
     ),
