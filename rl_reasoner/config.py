@@ -354,10 +354,9 @@ def _check_values(cfg: JobConfig, where: str) -> None:
     names = [spec.name for spec in cfg.rewards]
     if cfg.run.accuracy_reward is not None and names and cfg.run.accuracy_reward not in names:
         fail("run.accuracy_reward", f"{cfg.run.accuracy_reward!r} is not among the rewards {names}")
+    from rl_reasoner import tasks
+
     try:
-        from rl_reasoner import tasks
-    except ImportError:  # the task registry is optional for parsing alone
-        return
-    if cfg.task.name not in tasks.available():
-        fail("task.name", f"unknown task {cfg.task.name!r}{suggest(cfg.task.name, tasks.available())}; "
-                          f"available: {', '.join(tasks.available())}")
+        tasks.get(cfg.task.name)
+    except tasks.TaskError as e:
+        fail("task.name", str(e))

@@ -39,6 +39,8 @@ class Job:
     """The reward whose 1.0 means "correct" (``run.accuracy_reward``, default the first)."""
     format_fn: object | None
     """The reward whose 1.0 means "well formatted" (``run.format_reward``), if configured."""
+    dropped: dict
+    """Task rows left out because their gold cannot be verified, counted by reason."""
 
     @property
     def accuracy_name(self) -> str:
@@ -57,6 +59,8 @@ def prepare(config: JobConfig) -> Job:
     """Load the task, render its prompts, build the rewards: every input error surfaces here."""
     spec = tasks.get(config.task.name)
     data = spec.load(config.task.params, seed=config.run.seed)
+    if data.dropped:
+        print(f"[rl-reasoner] task {config.task.name}: rows left out (never trained on): {data.dropped}", flush=True)
     reward_specs = config.rewards or [RewardSpec(**r) for r in spec.default_rewards]
     reward_funcs = []
     for i, reward_spec in enumerate(reward_specs):
@@ -75,7 +79,8 @@ def prepare(config: JobConfig) -> Job:
         return {**row, "prompt": render(template, row["question"], tokenizer, chat=config.task.chat)}
 
     return Job(config, model_path, tokenizer, [with_prompt(r) for r in data.train], [with_prompt(r) for r in data.eval],
-               reward_specs, reward_funcs, accuracy_fn, format_fn)
+               reward_specs, reward_funcs, accuracy_fn, format_fn,
+               dict(data.dropped))
 
 
 def grpo_args(config: JobConfig, job: Job):
@@ -174,6 +179,7 @@ def resolved_config(config: JobConfig, job: Job) -> dict:
         "model_path": job.model_path,
         "num_train": len(job.train_rows),
         "num_eval": len(job.eval_rows),
+        "rows_dropped": job.dropped,
     }
     return out
 

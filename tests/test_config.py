@@ -56,7 +56,7 @@ def test_any_grpo_field_passes_through(tmp_path):
     ("model:\n  dtype: float8\n", "model.dtype", "expected one of"),
     ("rewards:\n  - weight: 1.0\n", "rewards[0].name", "required value is missing"),
     ("rewards: math_accuracy\n", "rewards", "expected a list"),
-    ("task:\n  name: arithmetc\n", "task.name", "did you mean 'arithmetic'"),
+    ("task:\n  name: arithmetc\n", "task.name", "mean 'arithmetic'"),
     ("grpo:\n  max_steps: 3\n", "grpo.max_steps", "use run.steps"),
 ])
 def test_bad_values_name_the_key_and_what_was_expected(tmp_path, text, key, expected):
