@@ -69,6 +69,13 @@ def test_two_steps_fill_every_file_of_the_run_directory(tmp_path, tiny_model_dir
     assert sorted(p.name for p in (run / "checkpoints").glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
     assert (run / "final" / "config.json").is_file()
 
+    # The recorded run renders: every plot and link of the report exists (the report's own checker).
+    from rl_reasoner.report import write_report
+    from test_report import _assert_references_exist
+
+    refs = _assert_references_exist(write_report([run]))
+    assert len(refs.images) >= 5
+
 
 def test_resume_continues_without_duplicated_or_missing_steps(tmp_path, tiny_model_dir):
     path = tiny_job(tmp_path, tiny_model_dir, eval={"every": 0})
