@@ -11,6 +11,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from math import comb
+from pathlib import Path
 
 import torch
 
@@ -131,3 +132,67 @@ def _final_answer(text: str) -> str | None:
 
     answer = extract_answer(text)
     return answer.strip() if answer else None
+
+
+def run_eval(target: Path, checkpoint: str | None = None, overrides: list[str] | None = None) -> dict[str, float]:
+    """``rl-reasoner eval``: score a run's model (or a config's model) on the task's held-out split.
+
+    ``target`` is a run directory (its ``config.yaml``; the model is ``--checkpoint``, else the run's ``final/``)
+    or a job file (the model is ``--checkpoint``, else ``model.name``). For a run directory the results are
+    appended to its ``eval.jsonl`` / ``eval_samples.jsonl`` with the checkpoint's step.
+    """
+    import yaml
+
+    from rl_reasoner.config import apply_override, from_dict, load_config
+    from rl_reasoner.model import load_model
+    from rl_reasoner.rundir import RunDir
+    from rl_reasoner.train import prepare
+
+    run = None
+    if target.is_dir():
+        if not (target / "config.yaml").is_file():
+            raise FileNotFoundError(f"{target}: not a run directory (no config.yaml)")
+        run = RunDir(target)
+        raw = yaml.safe_load((target / "config.yaml").read_text())
+        raw.pop("meta", None)
+        for item in overrides or []:
+            apply_override(raw, item, str(target / "config.yaml"))
+        config = from_dict(raw, str(target / "config.yaml"))
+        config.source = str(target / "config.yaml")
+    else:
+        config = load_config(target, overrides)
+    job = prepare(config)
+    model_path = checkpoint or (str(run.path / "final") if run and (run.path / "final").is_dir() else job.model_path)
+    if not Path(model_path).exists() and (checkpoint or run):
+        raise FileNotFoundError(f"checkpoint {model_path} does not exist")
+    step = _step_of(Path(model_path), run)
+    model = load_model(model_path, config.model)
+    rows = job.eval_rows[: config.eval.num_examples or None]
+    print(f"[rl-reasoner] evaluating {model_path} on {len(rows)} held-out {config.task.name} examples", flush=True)
+    metrics, records = evaluate(model, job.tokenizer, rows, accuracy_fn=job.accuracy_fn, format_fn=job.format_fn,
+                                max_new_tokens=job.max_new_tokens, k=config.eval.k,
+                                temperature=config.eval.temperature, batch_size=config.eval.batch_size, step=step)
+    width = max(map(len, metrics))
+    for name, value in metrics.items():
+        print(f"  {name:<{width}}  {value:.4f}")
+    if run is not None:
+        source = {"checkpoint": str(model_path)}
+        run.append("eval", [{"step": step, "task": config.task.name, "metric": m, "value": v, **source}
+                            for m, v in metrics.items()])
+        run.append("eval_samples", [{**r, **source} for r in records])
+    return metrics
+
+
+def _step_of(model_path: Path, run) -> int:
+    """The training step a model was saved at (checkpoint-N → N; a run's final model → its last step)."""
+    import json
+
+    if model_path.name.startswith("checkpoint-") and model_path.name.split("-")[1].isdigit():
+        return int(model_path.name.split("-")[1])
+    state = model_path / "trainer_state.json"
+    if state.is_file():
+        return json.loads(state.read_text()).get("global_step", 0)
+    if run is not None and model_path.name == "final":
+        steps = [r.get("step", 0) for r in run.read("metrics")]
+        return max(steps, default=0)
+    return 0

@@ -76,6 +76,14 @@ def test_two_steps_fill_every_file_of_the_run_directory(tmp_path, tiny_model_dir
     refs = _assert_references_exist(write_report([run]))
     assert len(refs.images) >= 5
 
+    # `rl-reasoner eval RUN --checkpoint ...` scores a checkpoint and appends it with its step.
+    from rl_reasoner.cli import main
+
+    assert main(["eval", str(run), "--checkpoint", str(run / "checkpoints" / "checkpoint-1"),
+                 "--set", "eval.k=0"]) == 0
+    appended = [e for e in read_jsonl(run / "eval.jsonl") if "checkpoint" in e]
+    assert {e["step"] for e in appended} == {1} and "accuracy" in {e["metric"] for e in appended}
+
 
 def test_resume_continues_without_duplicated_or_missing_steps(tmp_path, tiny_model_dir):
     path = tiny_job(tmp_path, tiny_model_dir, eval={"every": 0})
