@@ -223,7 +223,7 @@ class Sandbox:
     Thread-safe; servers start on first use and are restarted if they die. Use one per process
     (`default_sandbox()`), or as a context manager.
 
-    >>> with Sandbox(workers=1) as sandbox:  # doctest: +SKIP
+    >>> with Sandbox(workers=1) as sandbox:
     ...     sandbox.run("print(int(input()) * 2)", stdin="21").stdout
     '42\\n'
     """

@@ -3,6 +3,7 @@ host as it was)."""
 
 from __future__ import annotations
 
+import doctest
 import os
 import socket
 import sys
@@ -12,6 +13,7 @@ import time
 
 import pytest
 
+import rewards.sandbox
 from rewards.sandbox import UID_BASE, Job, Limits, Result, Sandbox
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
@@ -102,6 +104,10 @@ def sandbox_uid_processes() -> list[int]:
 
 
 # ---------------------------------------------------------------------------------------------- basics
+
+
+def test_doctests():
+    assert doctest.testmod(rewards.sandbox).failed == 0
 
 
 def test_stdio_program_gets_its_input_and_its_output_is_returned(sandbox):
