@@ -2,13 +2,14 @@
 
     nice -n 10 .venv/bin/python bench/learning_efficiency.py [--config configs/default.yaml] [--budget-minutes 10]
         [--eval-every-minutes 2] [--methods plain,dynamic,curriculum] [--seeds 0] [--eval-examples 50]
-        [--set grpo.learning_rate=3e-5 ...] [--out bench/results/learning_efficiency.json]
+        [--set grpo.learning_rate=3e-5 ...] [--pass-rates runs/pass_rates/default.json] [--out results.json]
 
 Trains the same job once per method and seed, with the same seed and the same training-time budget:
 
 * ``plain``      — TRL's sampling (``sampling.dynamic=false``, ``sampling.curriculum=false``);
 * ``dynamic``    — dynamic sampling (zero-variance groups replaced by fresh prompts);
-* ``curriculum`` — dynamic sampling plus the pass-rate curriculum.
+* ``curriculum`` — dynamic sampling plus the pass-rate curriculum (started from ``--pass-rates``, the file of
+  ``rl-reasoner difficulty``, when given: the cost of that offline pass is not in the budget; it is reported apart).
 
 Every ``--eval-every-minutes`` of training time (and at the start and the end) it scores greedy accuracy on the
 first ``--eval-examples`` held-out examples; the clock is paused while it evaluates, so evaluation does not eat into
@@ -167,6 +168,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="comma-separated")
     parser.add_argument("--eval-examples", type=int, default=50)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+    parser.add_argument("--pass-rates", help="pass-rate file (rl-reasoner difficulty) seeding the curriculum method")
     parser.add_argument("--out", help="write all points as JSON here")
     args = parser.parse_args()
     methods = args.methods.split(",")
@@ -175,8 +177,9 @@ def main() -> None:
         parser.error(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")
 
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    results = [run_method(args.config, method, int(seed), args.overrides, args.budget_minutes * 60,
-                          args.eval_every_minutes * 60, args.eval_examples)
+    seeded = [f"sampling.pass_rates={args.pass_rates}"] if args.pass_rates else []
+    results = [run_method(args.config, method, int(seed), args.overrides + (seeded if method == "curriculum" else []),
+                          args.budget_minutes * 60, args.eval_every_minutes * 60, args.eval_examples)
                for seed in args.seeds.split(",") for method in methods]
 
     budget_s = args.budget_minutes * 60
