@@ -100,8 +100,8 @@ def grpo_args(config: JobConfig, job: Job):
                       reward_weights=[s.weight for s in job.reward_specs])
 
 
-def train(config: JobConfig, resume: bool = False) -> Path:
-    """Run the job; returns the run directory."""
+def train(config: JobConfig, resume: bool = False, callbacks: list | None = None) -> Path:
+    """Run the job; returns the run directory. ``callbacks``: extra ``TrainerCallback``s."""
     from datasets import Dataset
     from transformers import set_seed
     from transformers.trainer_callback import ProgressCallback
@@ -134,6 +134,7 @@ def train(config: JobConfig, resume: bool = False) -> Path:
         args=args,
         train_dataset=Dataset.from_list(job.train_rows),
         peft_config=_peft_config(config),
+        callbacks=callbacks,
     )
     recorder = BehaviourCallback(run, job, trainer)
     trainer.callback_handler.callbacks.insert(0, recorder)  # before the reporters, so they see behaviour/*
