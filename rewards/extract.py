@@ -37,9 +37,6 @@ _VALUE_WORDS = frozenset(
     "and or to of percent percentage hundred thousand million billion trillion dozen half halves third thirds "
     "quarter quarters times plus minus over squared cubed sqrt root pi infinity degree degrees".split()
 )
-_PLAIN_NUMBER = re.compile(rf"^(?:\\?\$)?\s*({_NUMBER})$")
-_PLAIN_FRACTION = re.compile(r"^([+-]?)\s*(\d{1,50})\s*/\s*(\d{1,50})$")
-_LATEX_FRACTION = re.compile(r"^([+-]?)\s*\\[dt]?frac\s*\{\s*(\d{1,50})\s*\}\s*\{\s*(\d{1,50})\s*\}$")
 
 
 def completion_text(completion: str | Sequence[Mapping[str, Any]]) -> str:
@@ -250,28 +247,3 @@ def gold_text(gold: Any) -> str | None:
         gold = gold.rsplit("####", 1)[1]
     gold = clean_answer(gold)
     return gold or None
-
-
-def plain_number(answer: str) -> Fraction | None:
-    """The exact value of a plain number (`-12`, `1,000`, `0.25`, `$3.50`, `3/4`, `\\frac{3}{4}`), else `None`.
-
-    This is the fast path of the math reward: two plain numbers are compared exactly, without sympy.
-
-    >>> plain_number("1,000"), plain_number("-0.50"), plain_number("\\\\dfrac{3}{4}")
-    (Fraction(1000, 1), Fraction(-1, 2), Fraction(3, 4))
-    >>> plain_number("x+1") is None, plain_number("1/0") is None
-    (True, True)
-    """
-    if len(answer) > 100:
-        return None
-    match = _PLAIN_NUMBER.match(answer)
-    if match is not None:
-        return Fraction(match.group(1).replace(",", ""))
-    match = _PLAIN_FRACTION.match(answer) or _LATEX_FRACTION.match(answer)
-    if match is not None:
-        sign, numerator, denominator = match.groups()
-        if int(denominator) == 0:
-            return None
-        value = Fraction(int(numerator), int(denominator))
-        return -value if sign == "-" else value
-    return None

@@ -6,8 +6,9 @@ How a completion is scored:
    last `\\boxed{}`, else "the answer is …", else — only with `fallback_last_number=True` — the last
    number. Only that answer is read: an intermediate `\\boxed{}` never counts (math-verify alone would
    join every `\\boxed{}` of the text into one set and fail a correct final answer).
-2. Fast path: when the gold and the answer are both plain numbers (`42`, `-1,000`, `0.25`, `3/4`,
-   `\\frac{3}{4}`), they are compared exactly as fractions, without sympy.
+2. Fast path: when the gold and the answer are both made of plain numbers (`42`, `-1,000`, `0.25`,
+   `\\frac{3}{4}`, `25\\%`, `12 \\text{ cm}`, `\\{1, 2\\}`, `[1, 2)`), they are compared exactly, without
+   sympy (`rewards.exact`), with the meaning math-verify gives them.
 3. Otherwise math-verify decides (fractions vs decimals, percentages, LaTeX, sets, intervals, matrices,
    units), in a pool of worker processes (`rewards._worker_pool`) that scores a batch in parallel and
    gives every verification a hard deadline: a pathological answer (`9^{9^{9^9}}`, deeply nested LaTeX)
@@ -15,7 +16,7 @@ How a completion is scored:
 
 Equivalence follows math-verify, with one documented choice for percentages: `50\\%` matches a gold
 of `50` *and* a gold of `0.5` (math-verify accepts both readings). Plain numbers are compared exactly:
-`0.333` is not `1/3`.
+`0.3333333` is not `1/3` (math-verify would round and accept it).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from functools import lru_cache
 from typing import Any
 
 from rewards._worker_pool import shared_pool
-from rewards.extract import completion_text, extract_answer, gold_text, plain_number
+from rewards.exact import exact_verdict
+from rewards.extract import completion_text, extract_answer, gold_text
 from rewards.registry import register
 
 DEFAULT_TIMEOUT_S = 3.0
@@ -102,12 +104,10 @@ def math_accuracy(
 
 
 def _fast_verdict(gold: str, predicted: str) -> str | None:
-    """The verdict for two plain numbers, or a cached verdict, or `None` if math-verify must decide."""
-    gold_value = plain_number(gold)
-    if gold_value is not None:
-        predicted_value = plain_number(predicted)
-        if predicted_value is not None:
-            return "correct" if gold_value == predicted_value else "wrong"
+    """The exact verdict for answers of plain numbers, or a cached one, or `None` if math-verify must decide."""
+    exact = exact_verdict(gold, predicted)
+    if exact is not None:
+        return "correct" if exact else "wrong"
     with _verdicts_lock:
         return _verdicts.get((gold, predicted))
 

@@ -12,7 +12,6 @@ from rewards.extract import (
     gold_text,
     last_answer_block,
     last_boxed,
-    plain_number,
 )
 
 
@@ -112,19 +111,6 @@ def test_clean_answer_strips_delimiters_and_units():
 )
 def test_gold_text(gold, expected):
     assert gold_text(gold) == expected
-
-
-@pytest.mark.parametrize(
-    ("answer", "value"),
-    [("42", 42), ("-7", -7), ("1,234,567", 1234567), ("0.125", 0.125), (".5", 0.5), ("\\$3.50", 3.5), ("3/4", 0.75), ("-\\frac{1}{4}", -0.25), ("\\dfrac{9}{3}", 3)],
-)
-def test_plain_number(answer, value):
-    assert plain_number(answer) == value
-
-
-@pytest.mark.parametrize("answer", ["1,23", "x", "2^3", "1/0", "\\sqrt{2}", "1e5", "12%", "9" * 200])
-def test_not_a_plain_number(answer):
-    assert plain_number(answer) is None
 
 
 def test_extraction_is_linear_on_megabyte_inputs():
