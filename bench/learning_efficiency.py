@@ -1,23 +1,24 @@
 """Learning efficiency of the sampling methods: held-out accuracy against training time and generated tokens.
 
-    nice -n 10 .venv/bin/python bench/learning_efficiency.py [--config configs/default.yaml] [--budget-minutes 10]
-        [--eval-every-minutes 2] [--methods plain,dynamic,curriculum] [--seeds 0] [--eval-examples 50]
+    nice -n 10 .venv/bin/python bench/learning_efficiency.py [--config configs/default.yaml] [--budget-minutes 10 |
+        --budget-tokens 40] [--evals 5] [--methods plain,dynamic,curriculum] [--seeds 0] [--eval-examples 50]
         [--set grpo.learning_rate=3e-5 ...] [--pass-rates runs/pass_rates/default.json] [--out results.json]
 
-Trains the same job once per method and seed, with the same seed and the same training-time budget:
+Trains the same job once per method and seed, with the same seed and the same budget (training time, or generated
+completion tokens with ``--budget-tokens``):
 
 * ``plain``      — TRL's sampling (``sampling.dynamic=false``, ``sampling.curriculum=false``);
 * ``dynamic``    — dynamic sampling (zero-variance groups replaced by fresh prompts);
 * ``curriculum`` — dynamic sampling plus the pass-rate curriculum (started from ``--pass-rates``, the file of
   ``rl-reasoner difficulty``, when given: the cost of that offline pass is not in the budget; it is reported apart).
 
-Every ``--eval-every-minutes`` of training time (and at the start and the end) it scores greedy accuracy on the
-first ``--eval-examples`` held-out examples; the clock is paused while it evaluates, so evaluation does not eat into
-the budget. The learning-rate schedule is made constant (a budget has no known number of steps to decay over).
-Prints one table per measure (accuracy at equal training time, and at equal generated completion tokens) and a
-summary with the share of zero-variance groups each method generated; ``--out`` writes every point as JSON.
-Runs are sequential, so on a shared machine compare them only when the load was steady (the load average at the
-start and end of each run is printed and recorded).
+At the start and ``--evals`` times over the budget it scores greedy accuracy on the first ``--eval-examples``
+held-out examples; the clock is paused while it evaluates, so evaluation does not eat into the budget. The
+learning-rate schedule is made constant (a budget has no known number of steps to decay over). Prints accuracy at
+equal training time and at equal generated completion tokens, and a summary with the share of zero-variance groups
+each method generated; ``--out`` writes every point as JSON. Runs are sequential: on a shared machine the time axis
+is only comparable when the load was steady (the load average at the start and end of each run is printed and
+recorded); the token axis does not depend on the load.
 """
 
 from __future__ import annotations
@@ -42,20 +43,27 @@ METHODS = {
 """Each method as config overrides on top of the job file."""
 
 
-class TimeBudget(TrainerCallback):
-    """Stops training after ``budget_s`` seconds of training time; evaluates every ``eval_every_s`` of it (with the
-    clock paused) and records ``(training seconds, generated tokens, accuracy)`` points."""
+class Budget(TrainerCallback):
+    """Stops training once ``limit`` is reached in ``measure`` units (``train_s``: seconds of training time,
+    evaluation excluded; ``completion_tokens``: generated completion tokens); evaluates at the start and ``evals``
+    times evenly over the budget (with the clock paused) and records the points."""
 
-    def __init__(self, evaluate_fn, budget_s: float, eval_every_s: float):
+    def __init__(self, evaluate_fn, measure: str, limit: float, evals: int):
+        if measure not in ("train_s", "completion_tokens"):
+            raise ValueError(f"unknown budget measure {measure!r}")
         self.evaluate_fn = evaluate_fn
         """``evaluate_fn() -> dict`` of held-out metrics (``accuracy`` at least)."""
-        self.budget_s = budget_s
-        self.eval_every_s = eval_every_s
+        self.measure = measure
+        self.limit = limit
+        self.every = limit / max(1, evals)
         self.trainer = None
         self.points: list[dict] = []
         self.train_s = 0.0
-        self._next_eval = eval_every_s
+        self._next_eval = self.every
         self._clock = 0.0
+
+    def progress(self) -> float:
+        return self.train_s if self.measure == "train_s" else self.trainer.completion_tokens
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.record(state)
@@ -63,11 +71,11 @@ class TimeBudget(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         self.train_s += time.perf_counter() - self._clock
-        done = self.train_s >= self.budget_s
-        if done or self.train_s >= self._next_eval:
+        done = self.progress() >= self.limit
+        if done or self.progress() >= self._next_eval:
             self.record(state)
-            while self._next_eval <= self.train_s:
-                self._next_eval += self.eval_every_s
+            while self._next_eval <= self.progress():
+                self._next_eval += self.every
         if done:
             control.should_training_stop = True
         self._clock = time.perf_counter()
@@ -82,7 +90,7 @@ class TimeBudget(TrainerCallback):
               f"tokens  accuracy {point['accuracy']:.3f}", flush=True)
 
 
-def run_method(config_path: str, method: str, seed: int, overrides: list[str], budget_s: float, eval_every_s: float,
+def run_method(config_path: str, method: str, seed: int, overrides: list[str], budget: Budget,
                eval_examples: int) -> dict:
     """Train one method for the budget; return its evaluation points and training summary."""
     from datasets import Dataset
@@ -111,7 +119,7 @@ def run_method(config_path: str, method: str, seed: int, overrides: list[str], b
                               batch_size=config.eval.batch_size)
         return metrics
 
-    budget = TimeBudget(held_out, budget_s, eval_every_s)
+    budget.evaluate_fn = held_out
     trainer = ReasonerTrainer(model=model, processing_class=job.tokenizer, reward_funcs=job.reward_funcs,
                               args=grpo_args(config, job), train_dataset=Dataset.from_list(job.train_rows),
                               sampling=config.sampling, pass_reward=job.accuracy_name)
@@ -120,7 +128,7 @@ def run_method(config_path: str, method: str, seed: int, overrides: list[str], b
     trainer.remove_callback(PrinterCallback)  # the bench prints its own lines
     trainer.remove_callback(ProgressCallback)
     load_before = os.getloadavg()[0]
-    print(f"[bench] {method} (seed {seed}): budget {budget_s / 60:.1f} min of training, load {load_before:.2f}",
+    print(f"[bench] {method} (seed {seed}): budget {budget.limit:g} {budget.measure}, load {load_before:.2f}",
           flush=True)
     trainer.train()
     logs = [h for h in trainer.state.log_history if "reward" in h]
@@ -163,7 +171,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/default.yaml")
     parser.add_argument("--budget-minutes", type=float, default=10.0, help="training time per run")
-    parser.add_argument("--eval-every-minutes", type=float, default=2.0)
+    parser.add_argument("--budget-tokens", type=float, help="generated completion tokens per run (thousands); "
+                        "replaces the time budget: unlike time, it does not depend on the machine's load")
+    parser.add_argument("--evals", type=int, default=5, help="evaluations over the budget, besides the one at start")
     parser.add_argument("--methods", default="plain,dynamic,curriculum")
     parser.add_argument("--seeds", default="0", help="comma-separated")
     parser.add_argument("--eval-examples", type=int, default=50)
@@ -178,18 +188,17 @@ def main() -> None:
 
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     seeded = [f"sampling.pass_rates={args.pass_rates}"] if args.pass_rates else []
+    measure, limit = ("completion_tokens", args.budget_tokens * 1000) if args.budget_tokens else \
+        ("train_s", args.budget_minutes * 60)
     results = [run_method(args.config, method, int(seed), args.overrides + (seeded if method == "curriculum" else []),
-                          args.budget_minutes * 60, args.eval_every_minutes * 60, args.eval_examples)
+                          Budget(None, measure, limit, args.evals), args.eval_examples)
                for seed in args.seeds.split(",") for method in methods]
 
-    budget_s = args.budget_minutes * 60
-    times = [i * args.eval_every_minutes * 60 for i in range(int(args.budget_minutes // args.eval_every_minutes) + 1)]
-    if times[-1] < budget_s:
-        times.append(budget_s)
+    longest = min(max(p["train_s"] for p in r["points"]) for r in results)
     print("\nheld-out accuracy (greedy) at equal training time, minutes:")
-    print(table(results, "train_s", times, "minutes", scale=60))
+    print(table(results, "train_s", [longest * i / args.evals for i in range(args.evals + 1)], "minutes", scale=60))
     most = min(max(p["completion_tokens"] for p in r["points"]) for r in results)
-    tokens = [most * i / 5 for i in range(6)]
+    tokens = [most * i / args.evals for i in range(args.evals + 1)]
     print("\nheld-out accuracy at equal generated completion tokens (thousands):")
     print(table(results, "completion_tokens", tokens, "k tokens", scale=1000))
     print("\nsummary:")
