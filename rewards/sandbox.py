@@ -519,6 +519,16 @@ def _prctl(option: int, value: int | ctypes.c_void_p) -> None:
     _checked(_libc.prctl(ctypes.c_int(option), argument, zero, zero, zero))
 
 
+_SYS_CAPSET = {"x86_64": 126, "aarch64": 91}
+
+
+def _drop_capabilities() -> None:
+    """Clear the effective, permitted and inheritable capability sets (`no_new_privs` keeps them empty)."""
+    header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0))  # _LINUX_CAPABILITY_VERSION_3
+    data = ctypes.create_string_buffer(24)  # two {effective, permitted, inheritable} u32 triples, all zero
+    _checked(_libc.syscall(ctypes.c_long(_SYS_CAPSET[platform.machine()]), header, data))
+
+
 # Seccomp: (audit arch, socket syscall, io_uring_setup syscall) per machine.
 _SECCOMP_ARCH = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
 
@@ -569,8 +579,10 @@ class _Server:
     """Program uid (the tester uses uid + 1); the server's own uid when not root."""
     workdir: str
     """A host directory of this slot: mount point of the private root, or parent of job directories."""
-    as_root: bool
-    """Whether program and tester get uids of their own (and RLIMIT_NPROC binds)."""
+    own_uids: bool = False
+    """Whether program and tester get uids of their own (and RLIMIT_NPROC binds): real root only."""
+    drop_caps: bool = False
+    """Whether children drop all capabilities (they keep uid 0 of a user namespace: the caller's uid)."""
     network: str = "none"
     """'namespace', 'seccomp' or 'none'."""
     root: str | None = None
@@ -584,7 +596,7 @@ class _Server:
 
     @property
     def tester_uid(self) -> int:
-        return self.uid + 1 if self.as_root else self.uid
+        return self.uid + 1 if self.own_uids else self.uid
 
     def job_dir(self) -> tuple[str, str]:
         """A fresh job directory, as (path seen by the server, path seen by the program)."""
@@ -593,7 +605,7 @@ class _Server:
         inside = f"/tmp/{name}" if self.root else os.path.join(self.workdir, name)
         outside = os.path.join(self.root, "tmp", name) if self.root else inside
         os.mkdir(outside, 0o700)
-        if self.as_root:
+        if self.own_uids:
             os.chown(outside, self.uid, self.uid)
         return outside, inside
 
@@ -602,7 +614,7 @@ class _Server:
         if self.tester_socket is None or self.tester_jobs >= TESTER_JOBS:
             self.stop_tester()
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            rlimits = _rlimits(None, self.as_root)
+            rlimits = _rlimits(None, self.own_uids)
             fds = [self.devnull, self.devnull, self.devnull, theirs.fileno()]
             self.tester_pid = _spawn(self, fds, self.tester_uid, "/", rlimits, lambda: _tester_main(3), dumpable=False)
             theirs.close()
@@ -651,25 +663,31 @@ def _serve(config: dict) -> None:
 
 
 def _start_server(config: dict) -> _Server:
-    as_root = os.geteuid() == 0
-    server = _Server(uid=config["uid"], workdir=config["workdir"], as_root=as_root)
     if not hasattr(os, "pidfd_open"):
         raise SandboxError("the sandbox needs os.pidfd_open (Linux 5.3+)")
+    server = _Server(uid=config["uid"], workdir=config["workdir"])
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _prctl(_PR_SET_NO_NEW_PRIVS, 1)  # inherited by every child: no setuid binary can give root back
     if config.get("cpu") is not None:  # program and tester on one CPU: a call costs ~3 us, not ~200 us
         os.sched_setaffinity(0, {config["cpu"]})
     _libc.mallopt(ctypes.c_int(_M_ARENA_MAX), ctypes.c_int(2))  # threads must not eat RLIMIT_AS in arenas
     server.devnull = os.open(os.devnull, os.O_RDWR)
+    if os.geteuid() != 0:
+        try:
+            _enter_user_namespace()  # root in it (for namespaces and mounts), the caller's uid outside
+        except OSError:
+            pass
+    server.own_uids = os.geteuid() == 0 and _can_switch_to(server.uid)
+    server.drop_caps = os.geteuid() == 0 and not server.own_uids
     if config["network_namespace"]:
         try:
-            _unshare(_CLONE_NEWNET if as_root else _CLONE_NEWUSER | _CLONE_NEWNET)
+            _unshare(_CLONE_NEWNET)
             server.network = "namespace"
         except OSError:
             pass
     if server.network == "none" and platform.machine() in _SECCOMP_ARCH:
         server.network = "seccomp"
-    if as_root and config["private_root"]:
+    if os.geteuid() == 0 and config["private_root"]:
         try:
             server.root = _private_root(config["workdir"], config["scratch_bytes"])
         except OSError:
@@ -687,12 +705,39 @@ def _start_server(config: dict) -> _Server:
     _kill_descendants(server)
     gc.collect()
     gc.freeze()  # children never scan (and so never copy) the server's objects in their collections
+    if server.own_uids:
+        user = f"uids {server.uid}/{server.tester_uid}"
+    else:
+        user = "the caller's uid" + (", all capabilities dropped" if server.drop_caps else " (not root)")
     server.isolation = {
-        "user": f"uids {server.uid}/{server.tester_uid}" if as_root else f"shared uid {server.uid} (not root)",
+        "user": user,
         "network": server.network,
-        "filesystem": "private read-only root" if server.root else "host (swept after each job)",
+        "filesystem": "private read-only root" if server.root else "host" + " (swept after each job)" * server.own_uids,
     }
     return server
+
+
+def _enter_user_namespace() -> None:
+    """Become root of a new user namespace, mapped to the caller's uid and gid outside."""
+    uid, gid = os.getuid(), os.getgid()
+    _unshare(_CLONE_NEWUSER)
+    for path, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        with open(f"/proc/self/{path}", "w") as file:
+            file.write(text)
+
+
+def _can_switch_to(uid: int) -> bool:
+    """Whether a child can become `uid` (not in a user namespace that maps only one uid)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            os._exit(0)
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+    return os.waitpid(pid, 0)[1] == 0
 
 
 def _private_root(mount_point: str, scratch_bytes: int) -> str:
@@ -741,7 +786,7 @@ def _run_job(server: _Server, header: dict, fds: list[int]) -> dict:
     answers_r, answers_w = os.pipe() if tests else (server.devnull, server.devnull)
     os.lseek(data_fd, 0, os.SEEK_SET)
     program_fds = [server.devnull if tests else data_fd, out_w, err_w, program_fd, calls_r, answers_w]
-    rlimits = _rlimits(limits, server.as_root)
+    rlimits = _rlimits(limits, server.own_uids)
     program = _spawn(server, program_fds, server.uid, inside, rlimits, lambda: _program_main(tests))
     pidfd = os.pidfd_open(program)
     if tests:
@@ -764,9 +809,7 @@ def _run_job(server: _Server, header: dict, fds: list[int]) -> dict:
     _kill_descendants(server)
     for fd in (out_r, err_r):
         os.close(fd)
-    shutil.rmtree(outside, ignore_errors=True)
-    if server.root is None and server.as_root:
-        _sweep_world_writable(server.uid)
+    _clean_up_files(server, outside)
     status, detail = _outcome(watch, verdict, exited, program_status, program_usage, limits)
     return {
         "status": status,
@@ -910,7 +953,7 @@ def _outcome(
     return "error", last_line or f"exit status {code}"
 
 
-def _rlimits(limits: Limits | None, as_root: bool) -> dict[int, int]:
+def _rlimits(limits: Limits | None, own_uids: bool) -> dict[int, int]:
     """The rlimits of a program (`limits`) or of the tester (None)."""
     if limits is None:
         rlimits = {resource.RLIMIT_AS: TESTER_MEMORY_BYTES, resource.RLIMIT_FSIZE: 0, resource.RLIMIT_NOFILE: 64}
@@ -922,7 +965,7 @@ def _rlimits(limits: Limits | None, as_root: bool) -> dict[int, int]:
             resource.RLIMIT_NOFILE: limits.max_open_files,
         }
     rlimits[resource.RLIMIT_CORE] = 0
-    if as_root:  # for another user it would count the caller's own processes and threads too
+    if own_uids:  # with the caller's uid it would count the caller's own processes and threads too
         rlimits[resource.RLIMIT_NPROC] = 1 if limits is None else limits.max_processes
     return rlimits
 
@@ -959,10 +1002,12 @@ def _confine(server: _Server, uid: int, cwd: str, rlimits: dict[int, int], dumpa
     if server.root:
         os.chroot(server.root)
     os.chdir(cwd)
-    if server.as_root:
+    if server.own_uids:
         os.setgroups([])
         os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)  # an unprivileged uid: all capabilities go
+    elif server.drop_caps:
+        _drop_capabilities()  # uid 0 of a user namespace, without capabilities: no way out of the chroot
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
     if not dumpable:
         _prctl(_PR_SET_DUMPABLE, 0)  # no ptrace, no /proc/<pid>/mem, even for the same uid
@@ -1034,6 +1079,22 @@ def _below(children: dict[int, list[int]], root: int, skip: int | None) -> list[
         found += below
         frontier += below
     return found
+
+
+def _clean_up_files(server: _Server, job_dir: str) -> None:
+    """Delete what the job wrote: the whole scratch tmpfs of the private root, else the job directory
+    and what the program's uid left in the usual world-writable places."""
+    if server.root is None:
+        shutil.rmtree(job_dir, ignore_errors=True)
+        if server.own_uids:
+            _sweep_world_writable(server.uid)
+        return
+    with os.scandir(os.path.join(server.root, "tmp")) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
 
 
 def _sweep_world_writable(uid: int) -> None:

@@ -46,7 +46,8 @@ def test_the_last_python_block_is_the_program():
 
 def test_untagged_fences_count_and_indented_blocks_are_dedented():
     assert extract_program("```\nx = 1\n```") == "x = 1\n"
-    assert extract_program("1. step\n   ```python\n   def f():\n       return 1\n   ```\n") == "def f():\n    return 1\n"
+    in_a_list = "1. step\n   ```python\n   def f():\n       return 1\n   ```\n"
+    assert extract_program(in_a_list) == "def f():\n    return 1\n"
 
 
 def test_an_unclosed_block_from_a_truncated_completion_is_not_a_program():

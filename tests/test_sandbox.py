@@ -4,12 +4,17 @@ host as it was)."""
 from __future__ import annotations
 
 import doctest
+import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -499,6 +504,115 @@ def test_objects_whose_eq_is_always_true_do_not_pass(sandbox):
         source = ALWAYS_EQUAL + "class AlwaysInt(int):\n    __eq__ = Anything.__eq__\n"
         source += f"def add(a, b):\n    return {returned}\n"
         assert attack(sandbox, source).status == "error"
+
+
+ESCAPE_ATTEMPTS = """
+import ctypes, os, struct
+libc = ctypes.CDLL(None, use_errno=True)
+outcomes = {}
+def attempt(name, action):
+    try:
+        action()
+        outcomes[name] = "done"
+    except OSError as error:
+        outcomes[name] = type(error).__name__
+def chroot_escape():
+    os.mkdir("jail")
+    os.chroot("jail")
+    for _ in range(10):
+        os.chdir("..")
+    os.chroot(".")
+    os.listdir("/work")
+def call(result):
+    if result != 0:
+        raise OSError(ctypes.get_errno(), "failed")
+attempt("chroot escape", chroot_escape)
+attempt("remount root rw", lambda: call(libc.mount(None, b"/", None, 32, None)))
+attempt("mount tmpfs", lambda: call(libc.mount(b"tmpfs", b".", b"tmpfs", 0, None)))
+attempt("new user namespace", lambda: call(libc.unshare(0x10000000)))
+attempt("write /usr", lambda: open("/usr/pwned", "w"))
+def become_root():
+    if os.getuid() != 0:
+        os.setuid(0)
+    else:  # uid 0 of a user namespace without capabilities: try to take them back
+        header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0))
+        call(libc.syscall(126, header, ctypes.create_string_buffer(b"\\xff" * 24)))  # capset, x86_64
+attempt("become root", become_root)
+print(__import__("json").dumps(outcomes))
+"""
+
+
+def test_escaping_the_private_root_fails(sandbox):
+    result = run_timed(sandbox, ESCAPE_ATTEMPTS)
+    outcomes = json.loads(result.stdout)
+    assert "done" not in outcomes.values(), outcomes
+
+
+CLIENT_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from sandbox import Limits, Sandbox
+add_tests = "def check(candidate):\\n    assert candidate(2, 3) == 5\\n"
+with Sandbox(workers=1, limits=Limits(wall_seconds=2, cpu_seconds=1)) as box:
+    print(json.dumps({
+        "isolation": box.isolation,
+        "correct": box.run("def add(a, b):\\n    return a + b\\n", tests=add_tests, entry_point="add").status,
+        "wrong": box.run("def add(a, b):\\n    return 0\\n", tests=add_tests, entry_point="add").status,
+        "escape": box.run(sys.stdin.read()).stdout,
+        "loop": box.run("while True:\\n    pass\\n").status,
+    }))
+"""
+
+
+def run_client(command: list[str], sandbox_dir: str) -> dict:
+    """Run a sandbox client in a subprocess (another identity); its report as a dict."""
+    completed = subprocess.run(
+        [*command, "-c", CLIENT_SCRIPT, sandbox_dir], input=ESCAPE_ATTEMPTS, capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
+def assert_contained(report: dict) -> None:
+    assert (report["correct"], report["wrong"], report["loop"]) == ("passed", "failed", "timeout")
+    assert "done" not in json.loads(report["escape"]).values(), report["escape"]
+    assert report["isolation"]["user"] == "the caller's uid, all capabilities dropped"
+    assert report["isolation"]["network"] == "namespace"
+    assert report["isolation"]["filesystem"] == "private read-only root"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare(1)")
+def test_as_root_of_a_user_namespace_children_keep_uid_0_without_capabilities():
+    """Rootless containers: euid 0, but no other uid to switch to."""
+    sandbox_dir = str(Path(rewards.sandbox.__file__).parent)
+    assert_contained(run_client(["unshare", "--user", "--map-root-user", sys.executable], sandbox_dir))
+
+
+def world_usable_python() -> str | None:
+    """A Python >= 3.10 that an unprivileged user can run (the virtualenv's may sit under /root)."""
+    for candidate in (sys.executable, shutil.which("python3"), "/usr/bin/python3"):
+        if candidate and os.path.exists(candidate):
+            check = "import subprocess, sys\nassert sys.version_info >= (3, 10)\nsubprocess.run([sys.executable], check=True)"
+            probe = subprocess.run(
+                ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", candidate, "-c", check],
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+            )
+            if probe.returncode == 0:
+                return candidate
+    return None
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv(1)")
+def test_as_an_ordinary_user_the_sandbox_enters_a_user_namespace():
+    python = world_usable_python()
+    if python is None:
+        pytest.skip("no Python >= 3.10 runnable by an unprivileged user")
+    with tempfile.TemporaryDirectory() as folder:  # a copy nobody can read: sandbox.py is self-contained
+        os.chmod(folder, 0o755)
+        shutil.copy(rewards.sandbox.__file__, folder)
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python]
+        assert_contained(run_client(command, folder))
 
 
 def test_the_environment_is_scrubbed(sandbox):
