@@ -175,3 +175,53 @@ def test_a_broken_plugin_does_not_break_the_others(tmp_path, monkeypatch):
     assert "math_accuracy" in names and "test_broken" not in names
     with pytest.raises(RuntimeError, match="failed to load"):
         rewards.get("test_broken")
+
+
+def test_doctests():
+    import doctest
+    import importlib
+
+    for module in ("rewards", "rewards.registry"):
+        assert doctest.testmod(importlib.import_module(module)).failed == 0
+
+
+def test_package_imports_without_the_code_sandbox(tmp_path):
+    """`rewards.code` is another part; until it exists, the package imports without `code_tests`."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = textwrap.dedent(
+        """
+        import importlib.abc, sys
+
+        class HideCodeModule(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name == "rewards.code":
+                    raise ModuleNotFoundError("No module named 'rewards.code'", name=name)
+                return None
+
+        sys.meta_path.insert(0, HideCodeModule())
+        import rewards
+        assert not hasattr(rewards, "code_tests") and "code_tests" not in rewards.__all__
+        assert rewards.math_accuracy(["<answer>4</answer>"], answer=["4"]) == [1.0]
+        print("ok")
+        """
+    )
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_the_reward_written_in_the_docs_works():
+    import re
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "rewards.md").read_text()
+    [snippet] = [block for block in re.findall(r"```python\n(.*?)```", docs, re.S) if "answer_brevity" in block]
+    assert len(snippet.strip().splitlines()) <= 16
+    exec(compile(snippet, "docs/rewards.md", "exec"), {})
+    reward = rewards.build({"name": "answer_brevity", "params": {"max_chars": 3}})
+    logged = {}
+    assert reward(["<answer>12</answer>", "<answer>12345</answer>"], log_extra=logged.__setitem__) == [1.0, 0.0]
+    assert logged == {"reason/answer_brevity": ["short", "long"]}
