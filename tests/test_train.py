@@ -131,3 +131,17 @@ def test_embedded_default_trains_one_short_step(tmp_path):
     assert {(0, "accuracy"), (1, "accuracy")} <= evals
     samples = list(read_jsonl(run / "samples.jsonl"))
     assert any(s["completion"].strip() for s in samples)  # a real model writes text, not nothing
+
+
+def test_a_reward_plugin_installed_as_a_distribution_trains_for_one_step(tmp_path, tiny_model_dir, monkeypatch):
+    """A third-party package declaring a reward in the `rl_reasoner.rewards` entry-point group is usable by name."""
+    from plugin_fixture import PLUGIN_REWARD_NAME, make_reward_plugin
+
+    monkeypatch.syspath_prepend(str(make_reward_plugin(tmp_path)))
+    path = tiny_job(tmp_path, tiny_model_dir, rewards=[{"name": PLUGIN_REWARD_NAME, "params": {"max_chars": 6}}],
+                    run={"steps": 1}, eval={"at_start": False, "k": 0})
+    run = train(load_config(path))
+    [metrics] = read_jsonl(run / "metrics.jsonl")
+    assert f"rewards/{PLUGIN_REWARD_NAME}/mean" in metrics
+    reasons = {s["reasons"].get(PLUGIN_REWARD_NAME) for s in read_jsonl(run / "samples.jsonl") if not s["probe"]}
+    assert reasons <= {"short", "long"} and reasons
