@@ -9,7 +9,9 @@ under DeepSpeed/FSDP saving is a collective every rank must enter at the same st
 With several processes the signal may reach the ranks at slightly different moments, so at every step end the
 ranks agree (one all-reduce of a single number) and all of them stop at the same step. After the checkpoint is
 written the process exits with :data:`PREEMPTED_EXIT_CODE`; the final evaluation and the ``final/`` model are
-left to the resumed run. A second SIGTERM ends the process at once (the default action).
+left to the resumed run. Further signals are ignored while the step finishes: under SLURM a worker may get SIGTERM
+twice (from the scheduler and from the launcher forwarding it), and the second must not undo the first. To stop at
+once, use SIGKILL or Ctrl-C (SIGINT).
 
 Launchers: ``torchrun`` / ``accelerate launch`` forward SIGTERM to the workers and kill them 30 s later
 (``TORCH_ELASTIC_SHUTDOWN_TIMEOUT`` changes that): the current step and the checkpoint must fit in that time, or
@@ -64,13 +66,11 @@ class PreemptionCallback(TrainerCallback):
         self._previous.clear()
 
     def _handle(self, signum, frame) -> None:
-        if self.received is not None:  # second signal: stop waiting, default action
-            signal.signal(signum, signal.SIG_DFL)
-            signal.raise_signal(signum)
+        if self.received is not None:  # already stopping at the end of this step
             return
         self.received = signum
         print(f"[rl-reasoner] received {signal.Signals(signum).name}: saving a checkpoint at the end of this step, "
-              "then exiting (send it again to stop at once)", file=sys.stderr, flush=True)
+              "then exiting", file=sys.stderr, flush=True)
 
     # -- hooks ------------------------------------------------------------------------------------------------
 

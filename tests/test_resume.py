@@ -245,6 +245,7 @@ def test_preemption_callback_saves_then_exits_after_sigterm():
         callback.on_save(args, state, control)  # a regular save does not exit
 
         os.kill(os.getpid(), signal.SIGTERM)  # handled: sets the flag instead of ending pytest
+        os.kill(os.getpid(), signal.SIGTERM)  # a second one (scheduler + launcher) changes nothing
         assert callback.received == signal.SIGTERM
         callback.on_step_end(args, state, control)
         assert control.should_save and control.should_training_stop
