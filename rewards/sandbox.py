@@ -11,45 +11,45 @@ How a job runs
 --------------
 Each worker slot is a long-lived *server* process (this file run as `python -I -S sandbox.py`, started
 with fork+exec from the caller, so it is safe from any thread). At start it enters a network namespace
-of its own (no interface is up: no network at all), a mount namespace with a private root (the system
+of its own (no interface is up: no network at all) and a mount namespace with a private root (the system
 directories and the Python standard library, read-only; a small tmpfs as `/tmp`), makes itself the
-reaper of every orphan below it, and imports the modules programs commonly use. It never reads a job's
-program, input or tests: they arrive as memfds that it hands on unread, so nothing of one job's tests is
-ever in the memory that later programs are forked from.
+reaper of every orphan below it, pins itself to one CPU, and imports the modules programs commonly use.
+It never reads a job's program, input or tests: they arrive as memfds that it hands on unread, so no
+test of any job is ever in the memory that programs are forked from.
 
-Per job it forks (no exec: a job costs about a millisecond, not an interpreter start-up):
+- The **program process** is forked per job (no exec: it costs about a millisecond, not an interpreter
+  start-up), as the slot's own unprivileged uid, in its own session, chrooted to the private root, in a
+  fresh directory `/tmp/job-N` (the only place it can write), with rlimits on CPU time, address space,
+  processes (binding, as the uid is not root), file size and open files, an empty environment and
+  `no_new_privs`. It runs the program; in a tests job it then answers calls of its top-level functions
+  over a pipe, each return value sent with `marshal`, which refuses anything that is not exactly a
+  builtin value (no subclasses, no objects with a custom `__eq__`).
+- The **tester process** is forked once per slot, as a second uid, not dumpable (the program cannot
+  ptrace it, read its memory or signal it). For each tests job it runs the tests with each of the
+  program's functions replaced by a proxy that calls the program process, re-checks that every value
+  coming back is a plain builtin value, and sends its verdict to the server over a socket only it
+  holds, after `check` has returned. The tests, and the expected values in them, never enter the
+  program's process.
 
-- the **program process**, as the slot's own unprivileged uid, in its own session, chrooted to the
-  private root, in a fresh directory `/tmp/job-N` (the only place it can write), with rlimits on CPU
-  time, address space, processes (binding, as the uid is not root), file size and open files, an empty
-  environment, `no_new_privs`. It runs the program; in a tests job it then answers calls of its
-  functions over a pipe, each return value sent with `marshal`, which refuses anything that is not
-  exactly a builtin value (no subclasses, no objects with a custom `__eq__`).
-- in a tests job, the **tester process**, as a second uid of the slot, not dumpable (the program
-  cannot ptrace it, read its memory or signal it). It runs the tests with each of the program's
-  top-level functions replaced by a proxy that calls the program process, re-checks that every value
-  coming back is a plain builtin value, and writes the verdict on a pipe only it holds, after `check`
-  has returned. The tests (and the expected values in them) never enter the program's process.
-
-The server watches both with a wall-clock deadline, reads the program's stdout/stderr up to the output
-limit, kills both, then kills every process left below it (found by walking the process tree; it is
-their subreaper, so a double fork or `setsid` does not escape) and deletes the job directory.
+The server watches the job with a wall-clock deadline, reads the program's stdout/stderr up to the
+output limit, kills the program, then every process left below itself but the tester (it is their
+subreaper: a double fork or `setsid` does not escape), and wipes the scratch directory.
 
 Threat model
 ------------
 The program is arbitrary Python (and through `ctypes`, arbitrary native code) written to get a pass
-without solving the task, or to do harm. With the full isolation (root, namespaces), these score 0 (or
-`None` where the *tests* are at fault), in bounded time, and leave the host as it was: infinite loops,
-fork bombs (RLIMIT_NPROC binds for the slot uid; all processes are killed afterwards), memory bombs,
-huge output or files, writing or deleting anything outside its directory (the root is read-only, the
-host's files are not even visible), sockets (an empty network namespace), early exits (`sys.exit`,
+without solving the task, or to do harm. These score 0 (or `None` where the *tests* are at fault), in
+bounded time, and leave the host as it was (`tests/test_sandbox.py` runs each): infinite loops, fork
+bombs (RLIMIT_NPROC binds for the slot uid; all processes are killed afterwards), memory bombs, huge
+output or files, writing or deleting anything outside its directory (the root is read-only, the host's
+files are not even visible), sockets (an empty network namespace), early exits (`sys.exit`,
 `os._exit`, `exit()` before or during the tests: no verdict), printing "PASSED" (stdout is not the
 channel), overriding `assert`/`AssertionError`/builtins/`check` (the tests run in another process),
 tampering with signals (limits are enforced with SIGKILL from outside), killing the parent or other
-processes (other uids), reading the tests, the environment or datasets on disk, walking the caller's
-stack or the heap for expected values (they are in another process), objects whose `__eq__` is
-always true (not marshallable), background processes (killed), tests that never call the program
-(`no-tests`, scored `None`).
+processes (other uids), escaping the chroot, reading the tests, the environment or datasets on disk,
+walking the caller's stack or the heap for expected values (they are in another process), objects
+whose `__eq__` is always true (not marshallable), background processes (killed), tests that never call
+the program (`no-tests`, scored `None`).
 
 Out of scope / known limits: tests that trust helpers the program itself defines (a HumanEval test
 that checks `decode(encode(x)) == x` with the program's `encode` can be fooled by the program, as in
@@ -59,12 +59,14 @@ tests passing functions or objects get `unsupported`, scored `None`); mutation o
 is not seen by the tests. Programs get the standard library only (no site-packages), no `/proc` and no
 `/dev/shm`.
 
-Degraded modes (reported by `Sandbox.isolation`): without a network namespace, a seccomp filter refuses
-every socket but AF_UNIX (and io_uring); without a mount namespace, the program sees the host's files
-(as an unprivileged uid: it can write only to world-writable directories, which are swept of its files
-after each job); when not run as root, program and tester share the caller's uid: RLIMIT_NPROC cannot
-be set safely and the program could kill the server (its job then fails) — run as root (for instance
-in a container) for the full guarantees.
+Other identities (reported by `Sandbox.isolation`): where uids cannot be switched (not root, or root of
+a user namespace as in rootless containers), the server enters a user namespace if needed, so that it
+still has the network namespace and the private root, and its children keep the caller's uid with every
+capability dropped: they cannot leave the chroot or remount, but RLIMIT_NPROC cannot be set (it would
+count the caller's own processes) and a program could kill the tester or the server (its job then
+fails). Fallbacks: without a network namespace, a seccomp filter refuses every socket but AF_UNIX (and
+io_uring); without a mount namespace, the program sees the host's files (as the slot uid it can write
+only to world-writable directories, swept of its files after each job).
 """
 
 from __future__ import annotations
@@ -260,6 +262,7 @@ class Sandbox:
         for slot in self._slots:
             self._idle.put(slot)
         self._closed = False
+        self._pid = os.getpid()  # a forked copy of the caller must not share the servers
 
     @property
     def workers(self) -> int:
@@ -292,6 +295,8 @@ class Sandbox:
         """Run one `Job` on the next free slot."""
         if self._closed:
             raise SandboxError("the sandbox is closed")
+        if os.getpid() != self._pid:
+            raise SandboxError("this sandbox belongs to the parent process; create one here (default_sandbox())")
         slot = self._idle.get()
         try:
             return slot.run(job, job.limits or self.limits)
@@ -311,6 +316,8 @@ class Sandbox:
     def close(self) -> None:
         """Stop every server (their namespaces and scratch files go with them)."""
         self._closed = True
+        if os.getpid() != self._pid:
+            return  # the parent's servers, not ours to stop
         for slot in self._slots:
             slot.stop()
 
@@ -329,7 +336,7 @@ def default_sandbox() -> Sandbox:
     """The process-wide shared `Sandbox` (default limits and workers), closed at exit."""
     global _DEFAULT
     with _DEFAULT_LOCK:
-        if _DEFAULT is None or _DEFAULT._closed:
+        if _DEFAULT is None or _DEFAULT._closed or _DEFAULT._pid != os.getpid():
             _DEFAULT = Sandbox()
             import atexit
 
@@ -640,26 +647,36 @@ def _serve(config: dict) -> None:
         _send_json(sock, {"error": f"{type(error).__name__}: {error}"})
         return
     _send_json(sock, {"isolation": server.isolation})
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(sock, 1 << 16, 4)
-        except OSError:
-            return
-        if not message:
-            return
-        size = _FRAME.unpack_from(message)[0]
-        body = message[_FRAME.size :]
-        while len(body) < size:
-            more = sock.recv(size - len(body))
-            if not more:
-                return
-            body += more
-        try:
-            result = _run_job(server, json.loads(body), fds)
-        finally:
-            for fd in fds:
-                os.close(fd)
-        _send_json(sock, result)
+    try:
+        while (request := _receive_job(sock)) is not None:
+            header, fds = request
+            try:
+                result = _run_job(server, header, fds)
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            _send_json(sock, result)
+    finally:  # the caller is gone (or closed the sandbox)
+        server.stop_tester()
+        _kill_descendants(server)
+
+
+def _receive_job(sock: socket.socket) -> tuple[dict, list[int]] | None:
+    """The next job's header and fds (program, stdin or tests), or None when the caller hung up."""
+    try:
+        message, fds, _, _ = socket.recv_fds(sock, 1 << 16, 4)
+    except OSError:
+        return None
+    if not message:
+        return None
+    size = _FRAME.unpack_from(message)[0]
+    body = message[_FRAME.size :]
+    while len(body) < size:
+        more = sock.recv(size - len(body))
+        if not more:
+            return None
+        body += more
+    return json.loads(body), fds
 
 
 def _start_server(config: dict) -> _Server:
@@ -798,8 +815,10 @@ def _run_job(server: _Server, header: dict, fds: list[int]) -> dict:
     watch.run()
     verdict = None
     if tests:
-        os.kill(program, signal.SIGKILL) if watch.timed_out or watch.overflow else None
-        verdict = _receive_verdict(server, server.jobs, 0.2 if watch.timed_out or watch.overflow else 1.0)
+        stopped = watch.timed_out or watch.overflow
+        if stopped:  # the tester then gets no more answers and reports at once, unless it is stuck itself
+            os.kill(program, signal.SIGKILL)
+        verdict = _receive_verdict(server, server.jobs, 0.2 if stopped else 1.0)
     exited = _wait_readable(pidfd, 0.1 if verdict and verdict[0] == "exited" and not watch.timed_out else 0.0)
     for fd in (out_r, err_r):
         watch.drain(fd)
@@ -1094,7 +1113,10 @@ def _clean_up_files(server: _Server, job_dir: str) -> None:
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path, ignore_errors=True)
             else:
-                os.unlink(entry.path)
+                try:
+                    os.unlink(entry.path)
+                except OSError:
+                    pass
 
 
 def _sweep_world_writable(uid: int) -> None:
