@@ -15,8 +15,6 @@ the sandbox servers' start-up included), which depends less on the load than wal
 Run: `nice -n 10 .venv/bin/python bench/rewards_code.py [--concurrency N] [--rounds R] [--limit K]`.
 """
 
-from __future__ import annotations
-
 import argparse
 import ast
 import os
@@ -27,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+# No `from __future__ import annotations`: `bench/rewards.py` loads this file without registering it in
+# `sys.modules`, where dataclasses would then look up string annotations.
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `rewards` the package, not `bench/rewards.py` next to this file
 
