@@ -96,7 +96,8 @@ def child(config: str, overrides: list[str]) -> None:
 def measure(args, name: str, extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as out:
         overrides = [*common_overrides(args, out), *extra, "run.name=memory"]
-        cmd = [sys.executable, __file__, "--child", "--config", args.config, *sum((["--set", o] for o in overrides), [])]
+        sets = [arg for override in overrides for arg in ("--set", override)]
+        cmd = [sys.executable, __file__, "--child", "--config", args.config, *sets]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
         done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     results = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 import zipfile
 from pathlib import Path
 
@@ -110,13 +111,24 @@ def resume_misalignment(gradient_accumulation_steps: int, steps_per_generation: 
 
 
 class ResumeDataOrder(TrainerCallback):
-    """On resume, advance the shuffling sampler past the epochs already trained (see the module docstring)."""
+    """On resume, advance the shuffling sampler past the epochs already trained (see the module docstring).
+
+    At the start of every job it also warns, once, when the checkpoints cannot resume exactly
+    (:func:`resume_misalignment`).
+    """
 
     def __init__(self):
         self.epochs_skipped = 0
         """Permutations drawn to catch up on the last resume (0 when the job started from scratch)."""
 
     def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
+        save_steps = getattr(args, "save_steps", 0)
+        if state.is_world_process_zero and isinstance(save_steps, int) and save_steps >= 1:
+            accumulation = args.gradient_accumulation_steps
+            per_generation = getattr(args, "steps_per_generation", None) or accumulation
+            problem = resume_misalignment(accumulation, per_generation, getattr(args, "num_iterations", 1), save_steps)
+            if problem:
+                print(f"[rl-reasoner] warning: {problem}", file=sys.stderr, flush=True)
         if state.global_step == 0 or train_dataloader is None:
             return
         sampler = find_shuffling_sampler(train_dataloader)

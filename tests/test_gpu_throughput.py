@@ -32,12 +32,14 @@ def test_architectures_have_the_parameter_counts_of_the_released_models(bench, a
 def test_smoke_run_on_cpu_reports_every_figure(bench, tmp_path):
     result = bench.main(["--device", "cpu", "--smoke", "--json", str(tmp_path / "out.json")])
     assert result["device"] == "cpu" and result["model"] == "smoke" and result["steps_timed"] == 1
-    for key in ("step_time_s", "rollout_tokens_per_s", "training_tokens_per_s", "peak_memory_gib", "model_tflops_per_s"):
+    for key in ("step_time_s", "rollout_tokens_per_s", "training_tokens_per_s", "peak_memory_gib",
+                "model_tflops_per_s"):
         assert result[key] > 0, key
     assert result["mfu"] is None  # no peak FLOP/s known for a CPU
     assert (tmp_path / "out.json").read_text().count('"rollout_tokens_per_s"') == 1
     # The step includes the rollout and the update: neither can take longer than the step.
-    assert result["sequences_per_step"] * result["completion_length"] / result["rollout_tokens_per_s"] < result["step_time_s"]
+    rollout_seconds = result["sequences_per_step"] * result["completion_length"] / result["rollout_tokens_per_s"]
+    assert rollout_seconds < result["step_time_s"]
 
 
 def test_mfu_uses_the_device_peak(bench):

@@ -82,7 +82,8 @@ def record(run: Path) -> dict:
     samples = lines(run, "samples")
     return {
         "metric_steps": [m["step"] for m in lines(run, "metrics")],
-        "metrics": [(m["step"], m["reward"], m.get("loss"), m["completions/mean_length"]) for m in lines(run, "metrics")],
+        "metrics": [(m["step"], m["reward"], m.get("loss"), m["completions/mean_length"])
+                    for m in lines(run, "metrics")],
         "samples": [(s["step"], s["prompt_id"], s["completion"]) for s in samples if not s["probe"]],
         "probes": [(s["step"], s["prompt_id"], s["completion"]) for s in samples if s["probe"]],
         "eval": [(e["step"], e["metric"], e["value"]) for e in lines(run, "eval")],
@@ -226,20 +227,32 @@ def test_resume_data_order_replays_the_epoch_the_uninterrupted_run_was_in():
     callback = ResumeDataOrder()
     args = SimpleNamespace(gradient_accumulation_steps=1)
     # 4 batches per epoch; a checkpoint at step 9 is one step into the third epoch.
-    callback.on_train_begin(args, SimpleNamespace(global_step=9), TrainerControl(), train_dataloader=resumed)
+    callback.on_train_begin(args, SimpleNamespace(global_step=9, is_world_process_zero=True), TrainerControl(),
+                            train_dataloader=resumed)
     assert callback.epochs_skipped == 2
     assert epoch_order(resumed) == epochs[2]
 
     fresh = repeat_sampler_loader()
-    ResumeDataOrder().on_train_begin(args, SimpleNamespace(global_step=0), TrainerControl(), train_dataloader=fresh)
+    ResumeDataOrder().on_train_begin(args, SimpleNamespace(global_step=0, is_world_process_zero=True), TrainerControl(),
+                                     train_dataloader=fresh)
     assert epoch_order(fresh) == epochs[0]
+
+
+def test_a_config_that_cannot_resume_exactly_is_named_at_the_start(capsys):
+    args = SimpleNamespace(gradient_accumulation_steps=1, steps_per_generation=1, num_iterations=2, save_steps=5)
+    ResumeDataOrder().on_train_begin(args, SimpleNamespace(global_step=0, is_world_process_zero=True), TrainerControl())
+    assert "multiple of 2" in capsys.readouterr().err
+    args.save_steps = 4
+    ResumeDataOrder().on_train_begin(args, SimpleNamespace(global_step=0, is_world_process_zero=True), TrainerControl())
+    assert capsys.readouterr().err == ""
 
 
 def test_preemption_callback_saves_then_exits_after_sigterm():
     previous = signal.getsignal(signal.SIGTERM)
     callback = PreemptionCallback()
     try:
-        args, state, control = SimpleNamespace(device="cpu"), SimpleNamespace(global_step=5, is_world_process_zero=True), TrainerControl()
+        args, control = SimpleNamespace(device="cpu"), TrainerControl()
+        state = SimpleNamespace(global_step=5, is_world_process_zero=True)
         callback.on_step_end(args, state, control)
         assert not control.should_save and not control.should_training_stop
         callback.on_save(args, state, control)  # a regular save does not exit
