@@ -2,7 +2,8 @@
 
 The program is the last fenced Python block of the completion (```` ```python ````, ```` ```py ```` or an
 untagged fence; a block left open by a truncated completion does not count), else the content of the
-last `<answer>` block. The row's `tests` are either
+last `<answer>` block; a `setup` column (e.g. the imports of a HumanEval prompt) is put before it. The
+row's `tests` are either
 
 - a string of Python test code, run after the program HumanEval style: with an `entry_point` column,
   `check(<entry_point>)` is called as HumanEval does; without one, the code's own top-level asserts run
@@ -113,6 +114,7 @@ def code_tests(
     completions: Sequence[Any],
     tests: Sequence[Any] | None = None,
     entry_point: Sequence[str | None] | None = None,
+    setup: Sequence[str | None] | None = None,
     *,
     all_or_nothing: bool = False,
     timeout: float = 5.0,
@@ -128,8 +130,9 @@ def code_tests(
         raise ValueError("code_tests needs a 'tests' column (Python test code, or a list of input/output cases)")
     if len(tests) != len(completions):
         raise ValueError(f"code_tests: {len(completions)} completions but {len(tests)} rows of tests")
-    if entry_point is not None and len(entry_point) != len(completions):
-        raise ValueError(f"code_tests: {len(completions)} completions but {len(entry_point)} entry points")
+    for name, column in (("entry points", entry_point), ("setups", setup)):
+        if column is not None and len(column) != len(completions):
+            raise ValueError(f"code_tests: {len(completions)} completions but {len(column)} {name}")
     if not timeout > 0 or not memory_mb > 0:
         raise ValueError(f"code_tests: timeout and memory_mb must be positive, got {timeout!r}, {memory_mb!r}")
     limits = Limits(wall_seconds=timeout, cpu_seconds=timeout, memory_bytes=int(memory_mb) << 20)
@@ -141,6 +144,8 @@ def code_tests(
     expected: list[str | None] = []  # stdout a stdio job must print; None for a tests job
     for row, (completion, row_tests) in enumerate(zip(completions, tests)):
         program = extract_program(completion_text(completion))
+        if program is not None and setup is not None and setup[row]:
+            program = f"{setup[row]}\n{program}"
         if isinstance(row_tests, str):
             if not row_tests.strip():
                 reasons[row] = "no-tests"

@@ -1156,7 +1156,7 @@ def _program_main(tests: bool) -> int:
     name = "__candidate__" if tests else "__main__"  # tests: `if __name__ == "__main__":` blocks do not run
     namespace = {"__name__": name, "__builtins__": builtins, "__file__": _PROGRAM_NAME}
     try:
-        exec(compile(source, _PROGRAM_NAME, "exec"), namespace)
+        exec(compile(source, _PROGRAM_NAME, "exec", dont_inherit=True), namespace)  # not our __future__s
         if tests:
             _answer_calls(namespace)
         code = 0
@@ -1278,7 +1278,7 @@ def _run_tests(source: str, entry_point: str | None, calls: int, answers: int) -
     proxies = {name: proxy_for(name) for name in names if name.isidentifier()}
     namespace = {"__name__": "__main__", "__builtins__": builtins, **proxies}
     try:
-        exec(compile(source, "tests.py", "exec"), namespace)
+        exec(compile(source, "tests.py", "exec", dont_inherit=True), namespace)
         if entry_point is not None:
             check = namespace.get("check")
             if not callable(check) or check is proxies.get("check"):

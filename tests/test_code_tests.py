@@ -93,6 +93,17 @@ def test_test_code_with_entry_point_scores_one_or_zero():
 
 
 @needs_linux
+def test_the_setup_column_goes_before_the_program():
+    program = fenced("def first(xs: List[int]) -> int:\n    return xs[0]\n")
+    tests = "def check(candidate):\n    assert candidate([4, 5]) == 4\n"
+    reasons = Reasons()
+    scores = code_tests([program, program, "no code"], tests=[tests] * 3, entry_point=["first"] * 3,
+                        setup=["from typing import List", "", "from typing import List"], log_extra=reasons)
+    assert scores == [1.0, 0.0, 0.0]  # without the import, the annotation raises NameError
+    assert reasons.logged["reason/code_tests"] == ["passed", "error", "no-code"]
+
+
+@needs_linux
 def test_test_code_without_entry_point_runs_its_asserts():
     tests = "assert square(3) == 9\nassert square(-2) == 4\n"
     scores = code_tests([fenced("def square(x):\n    return x * x\n"), fenced("def square(x):\n    return 2 * x\n")],

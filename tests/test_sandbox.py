@@ -154,6 +154,15 @@ def test_values_cross_as_plain_builtins_with_types_kept(sandbox):
     assert run_timed(sandbox, source, tests=program(tests), entry_point="f").status == "passed"
 
 
+def test_programs_and_tests_are_compiled_as_plain_python(sandbox):
+    # not with the sandbox module's own `from __future__ import annotations`: annotations are evaluated
+    annotated = "def first(xs: List[int]) -> int:\n    return xs[0]\n"
+    tests = "def check(candidate):\n    assert candidate([4]) == 4\n"
+    result = run_timed(sandbox, annotated, tests=tests, entry_point="first")
+    assert (result.status, result.detail) == ("error", "NameError: name 'List' is not defined")
+    assert run_timed(sandbox, "def f(x: int):\n    pass\nprint(f.__annotations__)").stdout == "{'x': <class 'int'>}\n"
+
+
 def test_builtin_exceptions_raised_by_the_program_reach_the_tests(sandbox):
     source = "def parse(s):\n    return int(s)\n"
     tests = """
@@ -588,11 +597,14 @@ def test_as_root_of_a_user_namespace_children_keep_uid_0_without_capabilities():
     assert_contained(run_client(["unshare", "--user", "--map-root-user", sys.executable], sandbox_dir))
 
 
+RUNS_ITSELF = "import subprocess, sys\nassert sys.version_info >= (3, 10)\nsubprocess.run([sys.executable], check=True)"
+
+
 def world_usable_python() -> str | None:
     """A Python >= 3.10 that an unprivileged user can run (the virtualenv's may sit under /root)."""
     for candidate in (sys.executable, shutil.which("python3"), "/usr/bin/python3"):
         if candidate and os.path.exists(candidate):
-            check = "import subprocess, sys\nassert sys.version_info >= (3, 10)\nsubprocess.run([sys.executable], check=True)"
+            check = RUNS_ITSELF
             probe = subprocess.run(
                 ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", candidate, "-c", check],
                 capture_output=True,
