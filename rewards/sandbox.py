@@ -143,7 +143,8 @@ class SandboxError(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one job (the program; the tester gets the same CPU, memory and wall time)."""
+    """Resource limits of one job's program (the tester has its own, `TESTER_MEMORY_BYTES`, and the job's
+    wall-clock time)."""
 
     wall_seconds: float = 5.0
     """Wall-clock time for the whole job, from fork to verdict."""
@@ -162,8 +163,9 @@ class Limits:
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"Limits.{name} must be a positive number, got {value!r}")
+            kind = float if name.endswith("seconds") else int
+            if isinstance(value, bool) or not isinstance(value, (int, kind)) or not value > 0:
+                raise ValueError(f"Limits.{name} must be a positive {kind.__name__}, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,19 @@ def test_tests_can_call_helpers_the_program_defines(sandbox):
     assert run_timed(sandbox, source, tests=tests, entry_point="decode").passed is True
 
 
+def test_bad_jobs_and_limits_are_refused_with_clear_errors():
+    with pytest.raises(ValueError, match="memory_bytes must be a positive int"):
+        Limits(memory_bytes=1.5e8)
+    with pytest.raises(ValueError, match="wall_seconds must be a positive float"):
+        Limits(wall_seconds=0)
+    with pytest.raises(ValueError, match="entry_point needs tests"):
+        Job("x = 1", entry_point="f")
+    with pytest.raises(ValueError, match="identifier"):
+        Job("x = 1", tests="", entry_point="not a name")
+    with pytest.raises(TypeError, match="program must be a string"):
+        Job(b"print(1)")  # type: ignore[arg-type]
+
+
 def test_many_jobs_run_concurrently_in_order(sandbox):
     jobs = [Job(f"print({i} * 2)") for i in range(12)]
     assert [r.stdout for r in sandbox.run_many(jobs)] == [f"{i * 2}\n" for i in range(12)]
