@@ -143,8 +143,8 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
     trainer.add_callback(ResumeDataOrder())  # data order of later epochs on resume
     trainer.add_callback(PreemptionCallback())  # SIGTERM: checkpoint at the end of the step, then exit
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    trainer.save_model(str(run.path / "final"))  # on every process: ZeRO-3 / FSDP gather the weights together
     if trainer.accelerator.is_main_process:
-        trainer.save_model(str(run.path / "final"))
         print(f"[rl-reasoner] run directory: {run.path}  (report: rl-reasoner report {run.path})", flush=True)
     return run.path
 
