@@ -122,8 +122,9 @@ class ResumeDataOrder(TrainerCallback):
         """Permutations drawn to catch up on the last resume (0 when the job started from scratch)."""
 
     def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
-        save_steps = getattr(args, "save_steps", 0)
-        if state.is_world_process_zero and isinstance(save_steps, int) and save_steps >= 1:
+        save_steps = getattr(args, "save_steps", 0) or 0
+        if state.is_world_process_zero and save_steps >= 1 and float(save_steps).is_integer():  # < 1: a fraction
+            save_steps = int(save_steps)
             accumulation = args.gradient_accumulation_steps
             per_generation = getattr(args, "steps_per_generation", None) or accumulation
             problem = resume_misalignment(accumulation, per_generation, getattr(args, "num_iterations", 1), save_steps)
