@@ -118,13 +118,16 @@ def assert_same_as_reference(run: Path, reference: Path) -> None:
 @pytest.mark.slow
 def test_sigkill_at_a_random_moment_then_resume_matches_an_uninterrupted_run(tmp_path, tiny_model_dir, reference):
     seed = int(os.environ.get("RESUME_TEST_SEED", random.randrange(10**6)))
-    delay = random.Random(seed).uniform(0.0, 2.0)
     config = job_file(tmp_path, tiny_model_dir)
     run = tmp_path / "runs" / "job"
     log = tmp_path / "killed.log"
     proc = start(config, log)
-    # Wait until a checkpoint of the second epoch exists, so the resume must also restore the epoch's data order.
+    # Wait until a checkpoint of the second epoch exists, so the resume must also restore the epoch's data order,
+    # then kill at a random moment of the 6 remaining steps (timed from the 2 steps before, so on any machine).
+    wait_for(run / "checkpoints" / f"checkpoint-{STEPS_PER_EPOCH}" / "trainer_state.json", proc, log)
+    started = time.time()
     wait_for(run / "checkpoints" / f"checkpoint-{STEPS_PER_EPOCH + 2}" / "trainer_state.json", proc, log)
+    delay = random.Random(seed).uniform(0.0, 2.5 * (time.time() - started))
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=60) == -signal.SIGKILL, (
