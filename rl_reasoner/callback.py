@@ -23,6 +23,7 @@ from transformers.trainer_callback import ProgressCallback
 
 from rl_reasoner import behaviour
 from rl_reasoner.evaluate import evaluate, generate, score
+from rl_reasoner.preemption import any_rank
 from rl_reasoner.rundir import RunDir
 
 
@@ -53,6 +54,12 @@ class BehaviourCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         cfg = self.job.config
         step = state.global_step
+        budget = cfg.run.time_budget_minutes
+        over = budget is not None and time.time() - self.started > 60 * budget
+        if budget is not None and any_rank(over, args.device) and not control.should_training_stop:  # ranks agree
+            print(f"[rl-reasoner] time budget of {budget:g} min reached after step {step}: stopping", flush=True)
+            control.should_training_stop = True
+            control.should_save = True
         if cfg.behaviour.probe_every and self.probes and step % cfg.behaviour.probe_every == 0:
             self.sample_probes(step)
         if cfg.eval.every and step % cfg.eval.every == 0 and step < state.max_steps:

@@ -76,6 +76,9 @@ class RunConfig:
     """Seeds data generation, sampling and training."""
     steps: int = 100
     """Optimiser steps (``GRPOConfig.max_steps``)."""
+    time_budget_minutes: float | None = None
+    """Stop training after the first step that ends past this many minutes of the job's wall clock (counted from
+    the start of training, the step-0 evaluation included), then evaluate and save as usual. ``None``: no limit."""
     accuracy_reward: str | None = None
     """The reward whose value 1.0 means "correct" (behaviour metrics, evaluation). ``None``: the first reward."""
     format_reward: str | None = "format_reward"
@@ -333,6 +336,8 @@ def _check_values(cfg: JobConfig, where: str) -> None:
         fail("model.dtype", f"expected one of auto, float32, bfloat16, float16, got {cfg.model.dtype!r}")
     if cfg.run.steps < 1:
         fail("run.steps", f"expected a positive integer, got {cfg.run.steps}")
+    if cfg.run.time_budget_minutes is not None and cfg.run.time_budget_minutes <= 0:
+        fail("run.time_budget_minutes", f"expected a positive number, got {cfg.run.time_budget_minutes}")
     for key in ("eval.every", "eval.num_examples", "eval.k", "behaviour.samples_per_step", "behaviour.num_probes",
                 "behaviour.probe_every"):
         section, name = key.split(".")

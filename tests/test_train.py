@@ -145,3 +145,12 @@ def test_a_reward_plugin_installed_as_a_distribution_trains_for_one_step(tmp_pat
     assert f"rewards/{PLUGIN_REWARD_NAME}/mean" in metrics
     reasons = {s["reasons"].get(PLUGIN_REWARD_NAME) for s in read_jsonl(run / "samples.jsonl") if not s["probe"]}
     assert reasons <= {"short", "long"} and reasons
+
+
+def test_time_budget_stops_after_the_step_that_crosses_it_then_evaluates_and_saves(tmp_path, tiny_model_dir):
+    path = tiny_job(tmp_path, tiny_model_dir, run={"steps": 50, "time_budget_minutes": 1e-4},
+                    eval={"at_start": False, "every": 0, "k": 0}, behaviour={"num_probes": 0})
+    run = train(load_config(path))
+    assert [m["step"] for m in read_jsonl(run / "metrics.jsonl")] == [1]
+    assert {e["step"] for e in read_jsonl(run / "eval.jsonl")} == {1}
+    assert (run / "checkpoints" / "checkpoint-1").is_dir() and (run / "final" / "config.json").is_file()
