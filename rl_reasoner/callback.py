@@ -119,7 +119,7 @@ class BehaviourCallback(TrainerCallback):
         self.run.append("samples", records)
 
     def sample_probes(self, step: int) -> None:
-        if not self._is_main():
+        if not self._can_generate():
             return
         job = self.job
         texts = [g for g in generate(self._model(), job.tokenizer, [r["prompt"] for r in self.probes],
@@ -139,7 +139,7 @@ class BehaviourCallback(TrainerCallback):
         self.run.append("samples", records)
 
     def evaluate(self, step: int) -> dict[str, float] | None:
-        if not self._is_main():
+        if not self._can_generate():
             return None
         job = self.job
         cfg = job.config.eval
@@ -162,6 +162,22 @@ class BehaviourCallback(TrainerCallback):
 
     def _is_main(self) -> bool:
         return self.trainer is None or self.trainer.accelerator.is_main_process
+
+    def _can_generate(self) -> bool:
+        """Main process only, and only where it holds whole weights: under ZeRO-3 / FSDP the weights are sharded
+        and a generation on one rank would hang, so in-training evaluation and probes are skipped there (once
+        said); evaluate the saved checkpoints with ``rl-reasoner eval`` instead."""
+        if not self._is_main():
+            return False
+        trainer = self.trainer
+        sharded = trainer is not None and (getattr(trainer, "is_fsdp_enabled", False) or (
+            getattr(trainer, "is_deepspeed_enabled", False)
+            and trainer.accelerator.state.deepspeed_plugin.zero_stage == 3))
+        if sharded and not getattr(self, "_warned_sharded", False):
+            self._warned_sharded = True
+            print("[rl-reasoner] weights are sharded (ZeRO-3/FSDP): in-training evaluation and probes are skipped; "
+                  "run `rl-reasoner eval RUN --checkpoint ...` on the saved checkpoints", flush=True)
+        return not sharded
 
 
 class SummaryProgress(ProgressCallback):
