@@ -132,8 +132,13 @@ def run_method(config_path: str, method: str, seed: int, overrides: list[str], b
           flush=True)
     trainer.train()
     logs = [h for h in trainer.state.log_history if "reward" in h]
+    kept = ("step", "reward", f"rewards/{job.accuracy_name}/mean", "frac_reward_zero_std", "sampling/extra_rounds",
+            "sampling/informative_share", "sampling/completion_tokens")
     return {
         "method": method, "seed": seed, "points": budget.points, "steps": trainer.state.global_step,
+        "train_log": [{k: h[k] for k in kept if k in h} for h in logs],
+        "train_accuracy_last_quarter": _mean(h.get(f"rewards/{job.accuracy_name}/mean")
+                                             for h in logs[len(logs) * 3 // 4:]),
         "load_start": load_before, "load_end": os.getloadavg()[0],
         "frac_reward_zero_std": _mean(h.get("frac_reward_zero_std") for h in logs),
         "informative_share": _mean(h.get("sampling/informative_share") for h in logs),
@@ -203,7 +208,7 @@ def main() -> None:
     print(table(results, "completion_tokens", tokens, "k tokens", scale=1000))
     print("\nsummary:")
     print(f"{'run':>16} | steps | k tokens | zero-std groups | informative trained | extra rounds | acc start | "
-          f"acc end | load")
+          f"acc end | sampled acc, last 1/4 | load")
     for r in results:
         def fmt(v):
             return "-" if v is None else f"{v:.2f}"
@@ -211,7 +216,7 @@ def main() -> None:
         print(f"{r['method'] + '/s' + str(r['seed']):>16} | {r['steps']:5d} | {end['completion_tokens'] / 1000:8.1f} | "
               f"{fmt(r['frac_reward_zero_std']):>15} | {fmt(r['informative_share']):>19} | "
               f"{fmt(r['extra_rounds']):>12} | {r['points'][0]['accuracy']:9.3f} | {end['accuracy']:7.3f} | "
-              f"{r['load_start']:.1f}-{r['load_end']:.1f}")
+              f"{fmt(r['train_accuracy_last_quarter']):>20} | {r['load_start']:.1f}-{r['load_end']:.1f}")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({"started": started, "args": vars(args), "results": results}, indent=1))
