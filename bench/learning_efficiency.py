@@ -183,7 +183,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="comma-separated")
     parser.add_argument("--eval-examples", type=int, default=50)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
-    parser.add_argument("--pass-rates", help="pass-rate file (rl-reasoner difficulty) seeding the curriculum method")
+    parser.add_argument("--pass-rates", help="pass-rate file (rl-reasoner difficulty) seeding the curriculum method; "
+                        "'{seed}' in the name is replaced by the seed (the training prompts depend on it)")
     parser.add_argument("--out", help="write all points as JSON here")
     args = parser.parse_args()
     methods = args.methods.split(",")
@@ -192,12 +193,16 @@ def main() -> None:
         parser.error(f"unknown methods {sorted(unknown)}; choose from {list(METHODS)}")
 
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    seeded = [f"sampling.pass_rates={args.pass_rates}"] if args.pass_rates else []
     measure, limit = ("completion_tokens", args.budget_tokens * 1000) if args.budget_tokens else \
         ("train_s", args.budget_minutes * 60)
-    results = [run_method(args.config, method, int(seed), args.overrides + (seeded if method == "curriculum" else []),
-                          Budget(None, measure, limit, args.evals), args.eval_examples)
-               for seed in args.seeds.split(",") for method in methods]
+    results = []
+    for seed in args.seeds.split(","):
+        for method in methods:
+            overrides = list(args.overrides)
+            if method == "curriculum" and args.pass_rates:
+                overrides.append(f"sampling.pass_rates={args.pass_rates.format(seed=seed)}")
+            results.append(run_method(args.config, method, int(seed), overrides,
+                                      Budget(None, measure, limit, args.evals), args.eval_examples))
 
     longest = min(max(p["train_s"] for p in r["points"]) for r in results)
     print("\nheld-out accuracy (greedy) at equal training time, minutes:")
