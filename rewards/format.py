@@ -8,8 +8,11 @@ outside the final block, an empty think block, text after the answer.
 With `prefilled_think=True` the prompt ends with `<think>` (as in the R1-Zero template), so the
 completion starts inside the think block and must *not* open another one.
 
-With `partial=True` a completion that misses the format still earns 0.25 for each of the four tags it
-uses exactly once (capped at 0.75), which gives a small model a gradient towards the format.
+With `partial=True` a completion that misses the format still earns 0.25 for each *block* it gets right
+(at most 0.5): a think block closed once around some reasoning, and one non-empty answer block after it.
+Credit goes to blocks, not to tags: a policy that copies the instruction's sentence "...within <think>
+</think> and <answer> </answer> tags" (empty blocks, a second `<think>`) earns nothing. Crediting bare
+tags taught the embedded default exactly that copy within eight steps.
 """
 
 from __future__ import annotations
@@ -21,9 +24,8 @@ from rewards.registry import register
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
-PARTIAL_CREDIT_PER_TAG = 0.25
-PARTIAL_CREDIT_CAP = 0.75
-"""A completion that is not well-formed never earns more than this, whatever its tags."""
+PARTIAL_CREDIT_PER_BLOCK = 0.25
+"""Partial credit for each well-formed block (think, answer) of a completion that misses the format."""
 
 
 def check_format(text: str, *, prefilled_think: bool = False) -> str:
@@ -68,15 +70,29 @@ def check_format(text: str, *, prefilled_think: bool = False) -> str:
     return "ok"
 
 
-def tag_credit(text: str, *, prefilled_think: bool = False) -> float:
-    """0.25 for each R1-Zero tag used exactly once (a prefilled `<think>` counts when not repeated).
+def block_credit(text: str, *, prefilled_think: bool = False) -> float:
+    """0.25 for a think block closed once around non-empty reasoning, 0.25 for one non-empty answer block
+    that follows it (or stands alone when no think block closes).
 
-    >>> tag_credit("<think>a</think> 4"), tag_credit("a</think><answer>4</answer>", prefilled_think=True)
-    (0.5, 1.0)
+    >>> block_credit("5 + 1 = 6</think> 6", prefilled_think=True), block_credit("<think>a</think> 4")
+    (0.25, 0.25)
+    >>> block_credit("a</think><answer>6</answer> done", prefilled_think=True)
+    0.5
+    >>> block_credit(" within <think> </think> and <answer> </answer> tags", prefilled_think=True)
+    0.0
     """
-    tags_once = sum(text.count(tag) == 1 for tag in (THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE))
-    opening = text.count(THINK_OPEN) == (0 if prefilled_think else 1)
-    return PARTIAL_CREDIT_PER_TAG * (tags_once + opening)
+    think_text = THINK_OPEN + text if prefilled_think else text
+    credit, answer_from = 0.0, 0
+    if think_text.count(THINK_OPEN) == 1 and text.count(THINK_CLOSE) == 1:
+        think_open, think_close = think_text.index(THINK_OPEN), think_text.index(THINK_CLOSE)
+        if think_open < think_close and think_text[think_open + len(THINK_OPEN) : think_close].strip():
+            credit += PARTIAL_CREDIT_PER_BLOCK
+            answer_from = text.index(THINK_CLOSE)
+    if text.count(ANSWER_OPEN) == 1 and text.count(ANSWER_CLOSE) == 1:
+        answer_open, answer_close = text.index(ANSWER_OPEN), text.index(ANSWER_CLOSE)
+        if answer_from <= answer_open < answer_close and text[answer_open + len(ANSWER_OPEN) : answer_close].strip():
+            credit += PARTIAL_CREDIT_PER_BLOCK
+    return credit
 
 
 @register("format_reward")
@@ -88,18 +104,18 @@ def format_reward(
     log_extra: Callable[[str, list], None] | None = None,
     **kwargs,
 ) -> list[float]:
-    """1.0 for a completion in the R1-Zero format, else 0.0 (or partial tag credit up to 0.75 if `partial`).
+    """1.0 for a completion in the R1-Zero format, else 0.0 (or 0.25 per well-formed block if `partial`).
 
     Args:
         completions: strings or chat messages.
         prefilled_think: the prompt ends with `<think>`, so the completion starts inside the think block.
-        partial: give 0.25 per tag used exactly once to completions that miss the format (at most 0.75).
+        partial: give completions that miss the format 0.25 for each well-formed block (think, answer).
         log_extra: TRL's logger; receives `reason/format_reward` ("ok" or the problem) for each completion.
 
     >>> format_reward(["<think>a</think><answer>4</answer>", "<answer>4</answer>"])
     [1.0, 0.0]
     >>> format_reward(["<think>a</think><answer>4</answer>", "<answer>4</answer>"], partial=True)
-    [1.0, 0.5]
+    [1.0, 0.25]
     """
     rewards, reasons = [], []
     for completion in completions:
@@ -108,7 +124,7 @@ def format_reward(
         if reason == "ok":
             reward = 1.0
         elif partial:
-            reward = min(PARTIAL_CREDIT_CAP, tag_credit(text, prefilled_think=prefilled_think))
+            reward = block_credit(text, prefilled_think=prefilled_think)
         else:
             reward = 0.0
         rewards.append(reward)

@@ -116,7 +116,7 @@ def build(spec: str | Mapping[str, Any] | Any) -> BoundReward:
 
     >>> reward = build({"name": "format_reward", "params": {"partial": True}})
     >>> reward.__name__, reward(["<think>x</think><answer>4</answer>", "<answer>4</answer>"])
-    ('format_reward', [1.0, 0.5])
+    ('format_reward', [1.0, 0.25])
     """
     name, params = _read_spec(spec)
     entry = _entry(name)

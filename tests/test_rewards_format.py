@@ -44,15 +44,29 @@ def test_prefilled_think():
     assert check_format(" </think><answer>4</answer>", prefilled_think=True) == "empty_think"
 
 
-def test_strict_by_default_and_partial_credit_capped():
+def test_strict_by_default_and_partial_credit_per_well_formed_block():
     completions = [
         "<think>a</think><answer>4</answer>",  # well-formed
-        "<think>a</think><answer>4</answer> extra",  # every tag once but not well-formed
-        "<think>a</think> 4",  # two tags
+        "<think>a</think><answer>4</answer> extra",  # both blocks right, text after them
+        "<think>a</think> 4",  # a think block only
+        "a <answer>4</answer>",  # an answer block only
         "4",  # none
     ]
-    assert format_reward(completions) == [1.0, 0.0, 0.0, 0.0]
-    assert format_reward(completions, partial=True) == [1.0, 0.75, 0.5, 0.0]
+    assert format_reward(completions) == [1.0, 0.0, 0.0, 0.0, 0.0]
+    assert format_reward(completions, partial=True) == [1.0, 0.5, 0.25, 0.25, 0.0]
+
+
+def test_partial_credit_goes_to_blocks_not_to_copied_tags():
+    """The hack the embedded default found with per-tag credit: copy the instruction's tag sentence."""
+    copied = " 5 + 1 = 6. The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags"
+    assert format_reward([copied], prefilled_think=True, partial=True) == [0.0]
+    # empty blocks, blocks out of order and a second <think> after the prefilled one earn nothing
+    assert format_reward(["<think> </think><answer> </answer>"], partial=True) == [0.0]
+    assert format_reward(["<answer>6</answer> a</think>"], prefilled_think=True, partial=True) == [0.25]
+    # a second <think> spoils the think block; the answer block still counts
+    assert format_reward(["<think>a</think><answer>6</answer>"], prefilled_think=True, partial=True) == [0.25]
+    # an answer block counts only after the think block it follows
+    assert format_reward(["5 + 1 = 6</think>\n<answer> 6 </answer> ok"], prefilled_think=True, partial=True) == [0.5]
 
 
 def test_repeated_tags_earn_no_partial_credit():

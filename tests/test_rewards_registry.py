@@ -91,7 +91,7 @@ def test_spec_objects_with_name_and_params_attributes():
         weight = 1.0
         params = {"partial": True}
 
-    assert rewards.build(Spec())(["<answer>4</answer>"]) == [0.5]
+    assert rewards.build(Spec())(["<answer>4</answer>"]) == [0.25]
 
 
 def test_import_path(tmp_path, monkeypatch):
@@ -140,7 +140,7 @@ def test_bound_reward_pickles():
     reward = rewards.build({"name": "format_reward", "params": {"partial": True}})
     copy = pickle.loads(pickle.dumps(reward))
     assert isinstance(copy, BoundReward) and copy.__name__ == "format_reward"
-    assert copy(["<answer>4</answer>"]) == reward(["<answer>4</answer>"]) == [0.5]
+    assert copy(["<answer>4</answer>"]) == reward(["<answer>4</answer>"]) == [0.25]
     factory_made = rewards.build({"name": "repetition_penalty"})
     assert pickle.loads(pickle.dumps(factory_made))(["x"], completion_ids=[[1, 1, 1, 1]]) == [-0.5]
 
