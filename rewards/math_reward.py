@@ -14,6 +14,11 @@ How a completion is scored:
    gives every verification a hard deadline: a pathological answer (`9^{9^{9^9}}`, deeply nested LaTeX)
    scores 0.0 with reason "timeout" once `timeout` seconds have passed, from any thread of any process.
 
+For calculation tasks, `plain_number_answer=True` refuses an answer that merely restates the question:
+with a numeric gold only a plain number can be correct, so `<answer>10 + 5</answer>` for 15 scores 0.0
+(reason "not_a_number"). Without it the embedded default learned within ten steps to copy the question
+into the answer block, which math-verify rightly finds equal to 15.
+
 Equivalence follows math-verify, with one documented choice for percentages: `50\\%` matches a gold
 of `50` *and* a gold of `0.5` (math-verify accepts both readings). Plain numbers are compared exactly:
 `0.3333333` is not `1/3` (math-verify would round and accept it).
@@ -29,7 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from rewards._worker_pool import shared_pool
-from rewards.exact import exact_verdict
+from rewards.exact import exact_verdict, plain_number
 from rewards.extract import completion_text, extract_answer, gold_text
 from rewards.registry import register
 
@@ -52,6 +57,7 @@ def math_accuracy(
     answer: Sequence[Any],
     *,
     fallback_last_number: bool = False,
+    plain_number_answer: bool = False,
     timeout: float = DEFAULT_TIMEOUT_S,
     max_answer_length: int = MAX_ANSWER_LENGTH,
     log_extra: Callable[[str, list], None] | None = None,
@@ -63,13 +69,17 @@ def math_accuracy(
         completions: strings or chat messages.
         answer: the dataset column: one gold answer (string or number) per completion.
         fallback_last_number: when no answer block, `\\boxed{}` or "the answer is" is found, read the last number.
+        plain_number_answer: when the gold is a plain number, so must the answer be (`10 + 5` is not 15).
         timeout: hard bound in seconds on each math-verify verification (the fast path needs none).
         max_answer_length: longer extracted answers score 0.0 unverified.
         log_extra: TRL's logger; receives `reason/math_accuracy` for each completion: "correct", "wrong",
-            "no_answer", "answer_too_long", "answer_unparseable", "timeout", "gold_unparseable" or "error".
+            "no_answer", "not_a_number", "answer_too_long", "answer_unparseable", "timeout", "gold_unparseable"
+            or "error".
 
     >>> math_accuracy(["<answer>0.5</answer>", r"so \\boxed{\\frac{1}{3}}", "no idea"], ["1/2", "1/2", "2"])
     [1.0, 0.0, 0.0]
+    >>> math_accuracy(["<answer>10 + 5</answer>", "<answer>15</answer>"], [15, 15], plain_number_answer=True)
+    [0.0, 1.0]
     """
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ValueError(f"math_accuracy: parameter 'timeout' must be a number of seconds > 0, got {timeout!r}")
@@ -89,6 +99,8 @@ def math_accuracy(
             reasons[index] = "no_answer"
         elif len(predicted) > max_answer_length:
             reasons[index] = "answer_too_long"
+        elif plain_number_answer and plain_number(gold_string) is not None and plain_number(predicted) is None:
+            reasons[index] = "not_a_number"
         else:
             reasons[index] = _fast_verdict(gold_string, predicted)
             if reasons[index] is None:

@@ -75,6 +75,17 @@ def test_only_the_final_answer_is_read():
     assert math_accuracy([r"\boxed{\frac{1}{2}} <answer>3</answer>"], [r"\frac{1}{2}"]) == [0.0]
 
 
+def test_plain_number_answer_refuses_the_restated_question():
+    """The hack the embedded default found: copy the sum into the answer block; math-verify finds it equal."""
+    completions = ["<answer>10 + 5</answer>", "<answer>15</answer>", "<answer>3 \\cdot 5</answer>", "<answer>15.0</answer>"]
+    assert math_accuracy(completions, [15] * 4) == [1.0, 1.0, 1.0, 1.0]
+    logged = {}
+    assert math_accuracy(completions, [15] * 4, plain_number_answer=True, log_extra=logged.__setitem__) == [0.0, 1.0, 0.0, 1.0]
+    assert logged["reason/math_accuracy"] == ["not_a_number", "correct", "not_a_number", "correct"]
+    # a gold that is not a plain number keeps math-verify's equivalence
+    assert math_accuracy(["<answer>x^2+2x+1</answer>"], ["(x+1)^2"], plain_number_answer=True) == [1.0]
+
+
 def test_last_number_fallback_only_when_configured():
     assert math_accuracy(["so we get 12"], ["12"]) == [0.0]
     assert math_accuracy(["so we get 12"], ["12"], fallback_last_number=True) == [1.0]

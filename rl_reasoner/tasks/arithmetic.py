@@ -190,7 +190,7 @@ SPEC = TaskSpec(
     description="Procedural integer arithmetic ('What is 7 + 5?'); seeded, offline; difficulty knobs.",
     columns=("answer",),
     default_rewards=[
-        {"name": "math_accuracy", "weight": 1.0, "params": {}},
+        {"name": "math_accuracy", "weight": 1.0, "params": {"plain_number_answer": True}},
         format_reward_spec(),
     ],
     default_template="r1_zero",
