@@ -27,11 +27,18 @@ from transformers import TrainerCallback
 
 
 class StepTimer(TrainerCallback):
+    """Step end times, and the mean completion length TRL logs, to check both trainers did the same work."""
+
     def __init__(self):
         self.ends: list[float] = []
+        self.lengths: list[float] = []
 
     def on_step_end(self, args, state, control, **kwargs):
         self.ends.append(time.perf_counter())
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "completions/mean_length" in logs:
+            self.lengths.append(logs["completions/mean_length"])
 
     def step_times(self) -> list[float]:
         return [b - a for a, b in zip(self.ends, self.ends[1:])]  # the first step (warm-up) is not timed
@@ -93,13 +100,16 @@ def main() -> None:
     args = grpo_args(config, job)
     args.output_dir = f"{out}/bare"
 
-    bare = bare_trl(job, args, StepTimer())
-    mine = ours(config, StepTimer())
+    bare_timer, our_timer = StepTimer(), StepTimer()
+    bare = bare_trl(job, args, bare_timer)
+    mine = ours(config, our_timer)
     b, m = statistics.median(bare), statistics.median(mine)
     print(f"\nsteps timed: {len(bare)} bare TRL, {len(mine)} rl-reasoner ({config.model.name}, "
           f"{config.grpo.get('per_device_train_batch_size')} completions x {config.grpo.get('max_completion_length')} tokens)")
     print(f"bare trl.GRPOTrainer   median step {b:.3f} s   mean {statistics.mean(bare):.3f} s")
     print(f"rl-reasoner train      median step {m:.3f} s   mean {statistics.mean(mine):.3f} s")
+    print(f"mean completion length: bare {statistics.mean(bare_timer.lengths):.2f} tokens, "
+          f"rl-reasoner {statistics.mean(our_timer.lengths):.2f} tokens (equal when both sampled the same completions)")
     print(f"overhead (median ratio - 1): {100 * (m / b - 1):+.1f}%   (mean ratio - 1: "
           f"{100 * (statistics.mean(mine) / statistics.mean(bare) - 1):+.1f}%)")
 
