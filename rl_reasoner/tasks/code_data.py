@@ -9,6 +9,7 @@ defines `check(candidate)`, raising when the solution is wrong) and `entry_point
 
 from __future__ import annotations
 
+import ast
 import random
 import re
 from dataclasses import dataclass
@@ -43,6 +44,27 @@ def import_lines(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if re.match(r"(import|from)\s+\w", line))
 
 
+def prompt_context(source: str, entry_point: str) -> str:
+    """What a completion of `entry_point` may rely on from its prompt: the top-level imports and the helper
+    functions the prompt defines (HumanEval/10, /32, /38, /50 call a helper written above the stub).
+
+    >>> print(prompt_context("import math\\ndef poly(xs):\\n    return 1\\ndef find_zero(xs):\\n    \'\'\'doc\'\'\'\\n", "find_zero"))
+    import math
+    def poly(xs):
+        return 1
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return import_lines(source)
+    kept = [
+        node for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        or (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name != entry_point)
+    ]
+    return "\n".join(ast.get_source_segment(source, node, padded=True) for node in kept)
+
+
 # --- humaneval -----------------------------------------------------------------------------------------
 
 
@@ -73,7 +95,7 @@ def humaneval_row(problem: dict) -> dict:
     return {
         "id": f"humaneval-{problem['task_id'].split('/')[-1]}",
         "question": humaneval_question(problem["prompt"]),
-        "setup": import_lines(problem["prompt"]),
+        "setup": prompt_context(problem["prompt"], entry_point),
         "tests": check_compiles(problem["test"], "tests"),
         "entry_point": entry_point,
     }
