@@ -108,8 +108,9 @@ def main() -> None:
           f"{config.grpo.get('per_device_train_batch_size')} completions x {config.grpo.get('max_completion_length')} tokens)")
     print(f"bare trl.GRPOTrainer   median step {b:.3f} s   mean {statistics.mean(bare):.3f} s")
     print(f"rl-reasoner train      median step {m:.3f} s   mean {statistics.mean(mine):.3f} s")
-    print(f"mean completion length: bare {statistics.mean(bare_timer.lengths):.2f} tokens, "
-          f"rl-reasoner {statistics.mean(our_timer.lengths):.2f} tokens (equal when both sampled the same completions)")
+    if bare_timer.lengths and our_timer.lengths:
+        print(f"mean completion length: bare {statistics.mean(bare_timer.lengths):.2f} tokens, rl-reasoner "
+              f"{statistics.mean(our_timer.lengths):.2f} tokens (equal when both sampled the same completions)")
     print(f"overhead (median ratio - 1): {100 * (m / b - 1):+.1f}%   (mean ratio - 1: "
           f"{100 * (statistics.mean(mine) / statistics.mean(bare) - 1):+.1f}%)")
 

@@ -39,6 +39,8 @@ class BehaviourCallback(TrainerCallback):
         self.probes = job.eval_rows[: cfg.behaviour.num_probes]
         self.last_eval_step: int | None = None
         self.started = time.time()
+        """When the run's clock reads 0: `time` in metrics.jsonl and the time budget count from here; a resumed run
+        sets it back by the time already recorded, so the clock continues instead of restarting at 0."""
 
     # -- hooks ------------------------------------------------------------------------------------------------
 
@@ -46,6 +48,7 @@ class BehaviourCallback(TrainerCallback):
         self.started = time.time()
         if state.global_step > 0:  # resumed: eval.jsonl already holds the evaluations up to the checkpoint
             self.last_eval_step = max((r["step"] for r in self.run.read("eval")), default=None)
+            self.started -= max((r.get("time", 0.0) for r in self.run.read("metrics")), default=0.0)
         if state.global_step == 0 and self.job.config.eval.at_start:
             self.evaluate(state.global_step)
         if state.global_step == 0 and self.probes:

@@ -205,10 +205,15 @@ class ReasonerTrainer(GRPOTrainer):
             self.prompt_sampler.load_state_dict(state["prompt_sampler"])
 
     def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
+        # Written before TRL writes trainer_state.json, the file that marks a checkpoint complete: a job killed
+        # in between leaves an incomplete checkpoint, never a "complete" one without its sampling state.
         if self.args.should_save:
             folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-            (folder / SAMPLING_STATE).write_text(json.dumps(self.sampling_state()))
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = folder / f"{SAMPLING_STATE}.tmp"
+            partial.write_text(json.dumps(self.sampling_state()))
+            os.replace(partial, folder / SAMPLING_STATE)
+        super()._save_checkpoint(model, trial)
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)

@@ -94,6 +94,8 @@ def test_resume_continues_without_duplicated_or_missing_steps(tmp_path, tiny_mod
     train(load_config(path, ["run.steps=4"]), resume=True)
     steps = [m["step"] for m in read_jsonl(run / "metrics.jsonl")]
     assert steps == [1, 2, 3, 4]
+    times = [m["time"] for m in read_jsonl(run / "metrics.jsonl")]
+    assert times == sorted(times) and times[2] > times[1] > 0  # the run's clock continues across the resume
     assert [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]  # no torn line
 
 
