@@ -211,6 +211,11 @@ def main() -> None:
     tokens = [most * i / args.evals for i in range(args.evals + 1)]
     print("\nheld-out accuracy at equal generated completion tokens (thousands):")
     print(table(results, "completion_tokens", tokens, "k tokens", scale=1000))
+    print("\nevery evaluation, as accuracy (training minutes / k completion tokens); the tables above show, at each grid"
+          "\npoint, the last evaluation made by then, so they lag an evaluation made just after a grid point:")
+    for r in results:
+        print(f"{r['method'] + '/s' + str(r['seed']):>16} | " + "  ".join(
+            f"{p['accuracy']:.3f} ({p['train_s'] / 60:.1f} / {p['completion_tokens'] / 1000:.1f}k)" for p in r["points"]))
     print("\nsummary:")
     print(f"{'run':>16} | steps | k tokens | zero-std groups | informative trained | extra rounds | acc start | "
           f"acc end | sampled acc, last 1/4 | load")
