@@ -135,6 +135,8 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
         train_dataset=Dataset.from_list(job.train_rows),
         peft_config=_peft_config(config),
         callbacks=callbacks,
+        sampling=config.sampling,
+        pass_reward=job.accuracy_name,
     )
     recorder = BehaviourCallback(run, job, trainer)
     trainer.callback_handler.callbacks.insert(0, recorder)  # before the reporters, so they see behaviour/*

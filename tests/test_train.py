@@ -30,7 +30,7 @@ def tiny_job(tmp_path, model_dir, **sections):
         "eval": {"num_examples": 4, "every": 1, "k": 2, "batch_size": 8},
     }
     for section, values in sections.items():
-        job[section] = {**job[section], **values} if isinstance(values, dict) else values
+        job[section] = {**job.get(section, {}), **values} if isinstance(values, dict) else values
     path = tmp_path / "job.yaml"
     path.write_text(yaml.safe_dump(job))
     return path
@@ -97,6 +97,19 @@ def test_resume_continues_without_duplicated_or_missing_steps(tmp_path, tiny_mod
     times = [m["time"] for m in read_jsonl(run / "metrics.jsonl")]
     assert times == sorted(times) and times[2] > times[1] > 0  # the run's clock continues across the resume
     assert [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]  # no torn line
+
+
+def test_the_sampling_section_reaches_the_trainer(tmp_path, tiny_model_dir):
+    """`sampling:` in the job file switches dynamic sampling and the curriculum on in `rl-reasoner train`."""
+    path = tiny_job(tmp_path, tiny_model_dir, sampling={"dynamic": True, "curriculum": True},
+                    run={"steps": 2}, eval={"at_start": False, "every": 0})
+    run = train(load_config(path))
+    logged = list(read_jsonl(run / "metrics.jsonl"))
+    assert [m["step"] for m in logged] == [1, 2]
+    for m in logged:
+        assert {"sampling/extra_rounds", "sampling/informative_share", "sampling/prompts_tracked"} <= set(m)
+    state = json.loads((run / "checkpoints" / "checkpoint-2" / "sampling_state.json").read_text())
+    assert state["pass_rates"]["scored"] and state["prompt_sampler"] is not None
 
 
 def test_tiny_model_learns_a_trivially_learnable_reward(tmp_path, tiny_model_dir):
