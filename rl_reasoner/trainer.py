@@ -133,10 +133,13 @@ class ReasonerTrainer(GRPOTrainer):
             inputs = self._draw_inputs(missing)
         for name, value in batch_stats(rounds, processes, target).items():
             self._metrics["train"][f"sampling/{name}"].append(value)
-        mine = [split_by_process(flags, processes)[self.accelerator.process_index] for flags in rounds]
-        plan = plan_batch(mine, target)
-        if plan == [(0, g) for g in range(target)]:
-            return outputs[0]  # the first round as TRL made it
+        # Every process computes every process's plan (all see all flags), so they agree on whether to merge: the
+        # token count below is a collective, and a process that skipped it would leave the others waiting forever.
+        plans = [plan_batch([split_by_process(flags, processes)[p] for flags in rounds], target)
+                 for p in range(processes)]
+        if all(plan == [(0, g) for g in range(target)] for plan in plans):
+            return outputs[0]  # the first round as TRL made it, on every process
+        plan = plans[self.accelerator.process_index]
         batch = merge_groups(outputs, plan, size, pad_token_id=self._tokenizer.pad_token_id)
         loss_mask = batch["completion_mask"] * batch["tool_mask"] if "tool_mask" in batch else batch["completion_mask"]
         batch["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()

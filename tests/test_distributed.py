@@ -26,6 +26,11 @@ def digit_share(completions, **kwargs):
     return [sum(ch.isdigit() for ch in c) / max(1, len(c)) for c in completions]
 
 
+def starts_with_digit(completions, **kwargs):
+    """A reward whose groups are often flat on random text (all 0 or all 1), to exercise dynamic sampling."""
+    return [float(c.strip()[:1].isdigit()) for c in completions]
+
+
 def digest(tensor) -> str:
     return hashlib.sha256(tensor.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
 
@@ -59,7 +64,7 @@ def rank_main(argv: list[str]) -> int:
     return code
 
 
-def job_file(tmp_path: Path, model_dir: Path) -> Path:
+def job_file(tmp_path: Path, model_dir: Path, **sections) -> Path:
     job = {
         "model": {"name": str(model_dir), "dtype": "float32"},
         "task": {"name": "arithmetic", "params": {"max_value": 30, "num_train": 16, "num_eval": 4},
@@ -70,28 +75,32 @@ def job_file(tmp_path: Path, model_dir: Path) -> Path:
         "run": {"name": "dist", "output_dir": str(tmp_path / "runs"), "seed": 0, "steps": 2},
         "behaviour": {"samples_per_step": 8, "num_probes": 2, "probe_every": 1},
         "eval": {"num_examples": 4, "batch_size": 8},
+        **sections,
     }
     path = tmp_path / "job.yaml"
     path.write_text(yaml.safe_dump(job))
     return path
 
 
-@pytest.mark.slow
-def test_two_cpu_processes_train_one_model_and_only_rank_0_writes_the_run_dir(tmp_path, tiny_model_dir):
-    from safetensors.torch import load_file
-
+def launch_two_ranks(tmp_path: Path, job: Path) -> list[dict]:
+    """Run the job under ``accelerate launch`` with 2 CPU processes; return what each rank observed."""
     out = tmp_path / "ranks"
     out.mkdir()
     env = {**os.environ, "DIST_TEST_OUT": str(out), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-           str(REPO / "configs" / "accelerate" / "cpu_2proc.yaml"), str(Path(__file__)),
-           "train", str(job_file(tmp_path, tiny_model_dir))]
+           str(REPO / "configs" / "accelerate" / "cpu_2proc.yaml"), str(Path(__file__)), "train", str(job)]
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
 
-    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+
+@pytest.mark.slow
+def test_two_cpu_processes_train_one_model_and_only_rank_0_writes_the_run_dir(tmp_path, tiny_model_dir):
+    from safetensors.torch import load_file
+
+    ranks = launch_two_ranks(tmp_path, job_file(tmp_path, tiny_model_dir))
     assert [r["world_size"] for r in ranks] == [2, 2], "the processes did not form one distributed job"
 
     # Same weights on both ranks, equal to the saved final model, and different from the initial ones.
@@ -119,6 +128,23 @@ def test_two_cpu_processes_train_one_model_and_only_rank_0_writes_the_run_dir(tm
         assert len(prompts) == 8 and len(set(prompts)) == 2 and all(prompts.count(p) == 4 for p in set(prompts))
     assert sorted(p.name for p in (run / "checkpoints" / "checkpoint-2").glob("rng_state_*.pth")) == [
         "rng_state_0.pth", "rng_state_1.pth"]
+
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_with_dynamic_sampling_and_curriculum_stay_in_step(tmp_path, tiny_model_dir):
+    """Both ranks take the same drop/refill decisions from the gathered rewards: same weights, no hang."""
+    job = job_file(tmp_path, tiny_model_dir, rewards=[{"name": "test_distributed:starts_with_digit"}],
+                   sampling={"dynamic": True, "curriculum": True, "max_extra_rounds": 2})
+    ranks = launch_two_ranks(tmp_path, job)
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    assert ranks[0]["weights"] == ranks[1]["weights"]
+    run = tmp_path / "runs" / "dist"
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [1, 2]
+    assert all({"sampling/extra_rounds", "sampling/informative_share"} <= set(m) for m in metrics)
+    state = json.loads((run / "checkpoints" / "checkpoint-2" / "sampling_state.json").read_text())
+    assert state["pass_rates"]["scored"]
 
 
 if __name__ == "__main__":
