@@ -158,13 +158,18 @@ def accuracy_at(points: list[dict], key: str, x: float) -> float | None:
 
 def table(results: list[dict], key: str, xs: list[float], label: str, scale: float = 1.0) -> str:
     """Accuracy of each run at the given x positions (``key``: ``train_s`` or ``completion_tokens``)."""
-    names = [f"{r['method']}/s{r['seed']}" for r in results]
+    names = [run_label(r) for r in results]
     lines = [f"{label:>12} | " + " | ".join(f"{n:>14}" for n in names)]
     lines.append("-" * len(lines[0]))
     for x in xs:
         cells = [accuracy_at(r["points"], key, x) for r in results]
         lines.append(f"{x / scale:12.1f} | " + " | ".join(f"{'-' if c is None else f'{c:.3f}':>14}" for c in cells))
     return "\n".join(lines)
+
+
+def run_label(result: dict) -> str:
+    """``method/s<seed>``, the name of a run in every printed table."""
+    return f"{result['method']}/s{result['seed']}"
 
 
 def _mean(values) -> float | None:
@@ -214,7 +219,7 @@ def main() -> None:
     print("\nevery evaluation, as accuracy (training minutes / k completion tokens); the tables above show, at each grid"
           "\npoint, the last evaluation made by then, so they lag an evaluation made just after a grid point:")
     for r in results:
-        print(f"{r['method'] + '/s' + str(r['seed']):>16} | " + "  ".join(
+        print(f"{run_label(r):>16} | " + "  ".join(
             f"{p['accuracy']:.3f} ({p['train_s'] / 60:.1f} / {p['completion_tokens'] / 1000:.1f}k)" for p in r["points"]))
     print("\nsummary:")
     print(f"{'run':>16} | steps | k tokens | zero-std groups | informative trained | extra rounds | acc start | "
@@ -223,7 +228,7 @@ def main() -> None:
         def fmt(v):
             return "-" if v is None else f"{v:.2f}"
         end = r["points"][-1]
-        print(f"{r['method'] + '/s' + str(r['seed']):>16} | {r['steps']:5d} | {end['completion_tokens'] / 1000:8.1f} | "
+        print(f"{run_label(r):>16} | {r['steps']:5d} | {end['completion_tokens'] / 1000:8.1f} | "
               f"{fmt(r['frac_reward_zero_std']):>15} | {fmt(r['informative_share']):>19} | "
               f"{fmt(r['extra_rounds']):>12} | {r['points'][0]['accuracy']:9.3f} | {end['accuracy']:7.3f} | "
               f"{fmt(r['train_accuracy_last_quarter']):>20} | {r['load_start']:.1f}-{r['load_end']:.1f}")
