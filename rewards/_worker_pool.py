@@ -12,6 +12,12 @@ deadline (cheap: the worker survives), and the parent kills the worker when the 
 anyway (a call stuck in C code never returns to the interpreter to see the alarm). A killed or
 crashed worker is replaced. A call therefore never takes longer than its deadline, from any thread:
 `signal.alarm` is only ever used inside the worker, on its main thread.
+
+A deadline starts when a *ready* worker picks the call up: a worker imports its function and runs the
+optional `warm_up` function (e.g. importing math-verify and sympy) before it says it is ready, so a cold
+start or a replaced worker never eats into a call's deadline. Workers run with `PYTHONHASHSEED=0`, so
+that code whose result depends on set or dict order (sympy does) decides the same way in every worker
+of every process.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ SOFT_DEADLINE_SHARE = 0.8
 
 STARTUP_TIMEOUT_S = 120.0
 """A worker that is not ready after this long (importing its function) is a fatal error."""
+
+MAX_START_FAILURES = 3
+"""Workers that die while starting (killed from outside, say) are replaced; this many in one `map` is a fatal error."""
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -102,11 +111,13 @@ class WorkerPool:
     process that uses the pool starts its own workers).
     """
 
-    def __init__(self, function: str, workers: int | None = None):
-        module, _, name = function.partition(":")
-        if not module or not name:
-            raise ValueError(f"function must be given as 'package.module:function', got {function!r}")
+    def __init__(self, function: str, workers: int | None = None, warm_up: str | None = None):
+        for named in (function, warm_up or "warm:up"):
+            module, _, name = named.partition(":")
+            if not module or not name:
+                raise ValueError(f"function must be given as 'package.module:function', got {named!r}")
         self.function = function
+        self.warm_up = warm_up
         self.workers = default_workers() if workers is None else workers
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -144,12 +155,16 @@ class WorkerPool:
             "import sys; sys.path[:1] = [sys.argv[1]] if sys.path[:1] == [''] else [sys.argv[1], *sys.path[:1]]; "
             "from rewards._worker_pool import _worker_main; _worker_main(*sys.argv[2:])"
         )
-        argv = [sys.executable, "-c", bootstrap, _PACKAGE_ROOT, self.function, str(worker_reads), str(worker_writes)]
+        argv = [
+            sys.executable, "-c", bootstrap, _PACKAGE_ROOT, self.function, str(worker_reads), str(worker_writes),
+            self.warm_up or "",
+        ]  # fmt: skip
         try:
             process = subprocess.Popen(
                 argv,
                 pass_fds=(worker_reads, worker_writes),
                 stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONHASHSEED": "0"},  # one verdict for one input, in every worker
                 start_new_session=True,  # a Ctrl-C to the trainer goes to the trainer, which then closes the pipes
             )
         finally:
@@ -161,6 +176,7 @@ class WorkerPool:
         results: list[Outcome | None] = [None] * len(calls)
         pending = deque(range(len(calls)))
         soft_timeout = timeout * SOFT_DEADLINE_SHARE
+        self._start_failures = 0
         while pending or any(worker.job is not None for worker in self._workers):
             while len(self._workers) < min(self.workers, len(pending) + self._busy()):
                 self._workers.append(self._start_worker())
@@ -201,10 +217,13 @@ class WorkerPool:
             was_ready, job = worker.ready, worker.job
             self._retire(worker)
             if not was_ready:
-                raise RuntimeError(
-                    f"a worker for {self.function} exited while starting (exit code {worker.process.returncode}); "
-                    "its error is on stderr"
-                ) from None
+                self._start_failures += 1
+                if self._start_failures >= MAX_START_FAILURES:
+                    raise RuntimeError(
+                        f"workers for {self.function} exited while starting {self._start_failures} times "
+                        f"(last exit code {worker.process.returncode}); their error is on stderr"
+                    ) from None
+                return  # killed while starting: the loop starts another
             if job is not None:
                 results[job] = Outcome("error", f"worker died (exit code {worker.process.returncode})")
             return
@@ -225,13 +244,16 @@ class _SoftTimeout(BaseException):
     """Raised by the worker's alarm; a BaseException so that `except Exception` in the called code cannot swallow it."""
 
 
-def _worker_main(function: str, read_fd: str, write_fd: str) -> None:
-    """The loop of a worker process: receive `(args, soft_timeout)`, send `(status, value)`, until EOF."""
+def _worker_main(function: str, read_fd: str, write_fd: str, warm_up: str = "") -> None:
+    """The loop of a worker process: warm up, say "ready", then receive `(args, soft_timeout)`, send `(status, value)`."""
     inbox = Connection(int(read_fd), writable=False)
     outbox = Connection(int(write_fd), readable=False)
     os.dup2(2, 1)  # stray prints go to stderr, never into the protocol
     module, _, name = function.partition(":")
     target: Callable = getattr(importlib.import_module(module), name)
+    if warm_up:
+        warm_module, _, warm_name = warm_up.partition(":")
+        getattr(importlib.import_module(warm_module), warm_name)()
     armed = False
 
     def on_alarm(signum, frame):
@@ -269,12 +291,12 @@ _POOLS: dict[str, WorkerPool] = {}
 _POOLS_LOCK = threading.Lock()
 
 
-def shared_pool(function: str) -> WorkerPool:
-    """The process-wide pool for `function`, created on first use and closed at exit."""
+def shared_pool(function: str, warm_up: str | None = None) -> WorkerPool:
+    """The process-wide pool for `function` (whose workers run `warm_up` before their first call), created on first use."""
     with _POOLS_LOCK:
         pool = _POOLS.get(function)
         if pool is None:
-            pool = _POOLS[function] = WorkerPool(function)
+            pool = _POOLS[function] = WorkerPool(function, warm_up=warm_up)
         return pool
 
 

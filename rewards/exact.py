@@ -22,10 +22,10 @@ from fractions import Fraction
 
 from rewards.algebra import is_rational, polynomial
 
-_NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+"
+_NUMBER = r"[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+"  # `0,500` is a decimal comma: not here
 _PLAIN_NUMBER = re.compile(rf"^(?:\\?\$)?\s*({_NUMBER})$")
 _PLAIN_FRACTION = re.compile(r"^([+-]?)\s*(\d{1,50})\s*/\s*(\d{1,50})$")
-_LATEX_FRACTION = re.compile(r"^([+-]?)\s*\\[dt]?frac\s*(?:\{\s*(\d{1,50})\s*\}|(\d))\s*(?:\{\s*(\d{1,50})\s*\}|(\d))$")
+_LATEX_FRACTION = re.compile(r"^([+-]?)\s*\\[dtc]?frac\s*(?:\{\s*(\d{1,50})\s*\}|(\d))\s*(?:\{\s*(\d{1,50})\s*\}|(\d))$")
 _UNITS = re.compile(r"^(.*?)\s*(?:\\(?:text|mbox|mathrm)\s*\{[A-Za-z\s.]*\}\s*)+$")
 _PERCENT = re.compile(r"^(.*?)\s*\\?%$")
 _SET = re.compile(r"^\\\{(.*)\\\}$")
@@ -33,6 +33,10 @@ _INTERVAL = re.compile(r"^([\[(])\s*([^,\[\]()]+?)\s*,\s*([^,\[\]()]+?)\s*([\])]
 _TUPLE = re.compile(r"^\(([^()]*,[^()]*,[^()]*)\)$")
 _EQUATION = re.compile(r"^([a-z])\s*=\s*([^=]+)$")
 _INFINITY = {"\\infty": 1, "+\\infty": 1, "-\\infty": -1}
+_DIGIT_GROUPS = re.compile(r"^([+-]?\d{1,3})((?:[ \u00a0]\d{3})+)(\.\d+)?$")
+_NUMBER_FORM = re.compile(r"^[+-]?[\d.,]*\d[\d.,]*\s*(?:\\?%)?$")
+_DECIMAL_COMMA = re.compile(r"^([+-]?0|[+-]?\d+(?=,(?:\d{1,2}|\d{4,})$)),(\d+)$")
+_CURRENCY = re.compile(r"^(?:\\\$|\$)\s*(?=[+-]?[\d.])|(?<=\d)\s*(?:\\\$|\$)$")
 MAX_LENGTH = 200
 """Longer answers are left to math-verify."""
 
@@ -76,6 +80,34 @@ class Interval:
 
 
 ExactValue = Fraction | Percent | frozenset | Interval | Algebraic | Equation | tuple
+
+
+def normalize_number(answer: str) -> str:
+    """Number formats written out: `14{,}916`, `16,\\!386`, `1\\,000` and `1 000` as `1,000`-style digits; currency signs off.
+
+    Only whole-answer forms change (`1 000` is one thousand, never `1 · 000`); anything else is returned as is.
+
+    >>> normalize_number("14{,}916"), normalize_number("\\\\$16,\\\\!386.20"), normalize_number("1 000"), normalize_number("1,000.99$")
+    ('14,916', '16,386.20', '1000', '1,000.99')
+    >>> normalize_number("0,111"), normalize_number("1000,99"), normalize_number("1,000"), normalize_number("11,\\\\! 111")
+    ('0.111', '1000.99', '1,000', '11,111')
+    >>> normalize_number("2 3"), normalize_number("x + 1"), normalize_number("$x >= 5$")
+    ('2 3', 'x + 1', '$x >= 5$')
+    """
+    if len(answer) > 100:
+        return answer
+    text = re.sub(r",\s*\\!\s*", ",", answer.strip().replace("{,}", ",")).replace("\\!", "")
+    decimal_comma = _DECIMAL_COMMA.match(text)
+    if decimal_comma is not None:  # `1000,99`, `0,111`: a comma that cannot separate thousands
+        text = f"{decimal_comma.group(1)}.{decimal_comma.group(2)}"
+    text = re.sub(r"(?<=\d)\\[,;: ](?=\d{3}\b)", "", text)
+    text = _CURRENCY.sub("", text).strip()
+    groups = _DIGIT_GROUPS.match(text)
+    if groups is not None:
+        text = groups.group(1) + groups.group(2).replace(" ", "").replace("\u00a0", "") + (groups.group(3) or "")
+    if text == answer.strip() or _NUMBER_FORM.match(text) is None:
+        return answer
+    return text
 
 
 def plain_number(answer: str) -> Fraction | None:

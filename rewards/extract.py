@@ -4,14 +4,17 @@ Every function here is pure, linear in the length of the text (a megabyte-long c
 milliseconds, never a catastrophic regex backtrack), and returns `None` when there is nothing to
 extract. The policy used by the accuracy rewards is `extract_answer`:
 
-1. the content of the last `<answer>…</answer>` block (inside it, a `\\boxed{}` or "the answer is"
-   narrows the answer further);
-2. else the last complete `\\boxed{…}` (nested braces handled);
-3. else the text after the last "the answer is";
-4. else, only when asked (`fallback_last_number=True`), the last number in the text.
+1. the region that holds the final answer (`answer_region`): the content of the last
+   `<answer>…</answer>` block; else, when the completion closes a think block, the text after the last
+   `</think>` (an answer inside the reasoning is not the answer); else the whole text;
+2. inside it, the last stated answer: the last complete `\\boxed{…}` or the text after the last
+   "the answer is", whichever comes later (`last_answer_wins=False`: every `\\boxed{}` of the region,
+   as a set, as math-verify reads it);
+3. else an answer block is its own answer; free text has none, unless asked
+   (`fallback_last_number=True`): then its last number.
 
-Only the final answer counts: an earlier `<answer>` block or an intermediate `\\boxed{}` is ignored,
-and when the last `<answer>` block is left unclosed (a truncated completion) there is no answer.
+Only the final answer counts: an earlier `<answer>` block is ignored, and when the last `<answer>` block
+is left unclosed, or a `<think>` block is never closed (a truncated completion), there is no answer.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 
 ANSWER_OPEN = "<answer>"
 ANSWER_CLOSE = "</answer>"
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
 
 _BRACE = re.compile(r"[{}]")
 _BOXED_START = re.compile(r"\\(?:boxed|fbox)\s*\{")
@@ -193,35 +198,109 @@ def clean_answer(answer: str) -> str:
     return answer
 
 
-def extract_answer(text: str, *, fallback_last_number: bool = False) -> str | None:
+def answer_region(text: str) -> str | None:
+    """The part of a completion that may hold its final answer, or `None` if it cannot hold one.
+
+    >>> answer_region("<think>maybe 3</think><answer>4</answer>")
+    '4'
+    >>> answer_region(r"<think>so \\boxed{42}</think> Some other text.")
+    ' Some other text.'
+    >>> answer_region("<think>still thinking") is None  # a truncated reasoning has no answer yet
+    True
+    """
+    if text.rfind(ANSWER_OPEN) != -1:
+        return last_answer_block(text)
+    think_end = text.rfind(THINK_CLOSE)
+    if think_end != -1:
+        return text[think_end + len(THINK_CLOSE) :]
+    if text.rfind(THINK_OPEN) != -1:
+        return None
+    return text
+
+
+def _last_phrase_start(text: str) -> int:
+    last = None
+    for last in _ANSWER_PHRASE.finditer(text):
+        pass
+    return -1 if last is None else last.start()
+
+
+# What may stand between boxes that are one answer: separators, "and"/"or", spacing, `\text{…}`, `y_2 =`.
+_CONNECTOR = re.compile(
+    r"(?:\s|[,;$&]|\\[()\[\]]|\\q?quad\b|\\[,;!: ]|\\text\s*\{[^{}]{0,30}\}|\b(?:and|or)\b|[A-Za-z](?:_\{?\w{1,3}\}?)?\s*=)*"
+)
+
+
+def _boxes(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every complete top-level `\\boxed{…}` in the text, in order."""
+    boxes, position = [], 0
+    while True:
+        match = _BOXED_START.search(text, position)
+        if match is None:
+            return boxes
+        close = _closing_brace(text, match.end() - 1)
+        if close == -1:
+            return boxes
+        boxes.append((match.start(), close + 1))
+        position = close + 1
+
+
+def final_answer(text: str, *, fallback_last_number: bool = False, last_answer_wins: bool = True) -> str | None:
+    """The final answer as written (boxes kept), for math-verify to read; `None` when there is none.
+
+    Several boxes written together (`\\boxed{(2, 2)} and \\boxed{(6, 2)}`) are one answer, a set, as
+    math-verify reads them; boxes apart (a corrected answer: `\\boxed{3}. Wait, ... \\boxed{4}`) are not:
+    the last one wins (`last_answer_wins=False`: every box of the region, as a set).
+
+    >>> final_answer(r"<answer>\\boxed{1} and \\boxed{2}</answer>")
+    '\\\\boxed{1} and \\\\boxed{2}'
+    >>> final_answer(r"so \\boxed{3}. Wait, that is wrong: \\boxed{4}")
+    '\\\\boxed{4}'
+    """
+    region = answer_region(text)
+    if region is None:
+        return None
+    boxes = _boxes(region)
+    phrase_at = _last_phrase_start(region)
+    if boxes and (boxes[-1][0] > phrase_at or not last_answer_wins):
+        first = len(boxes) - 1
+        if not last_answer_wins:
+            first = 0
+        else:
+            while first > 0:
+                if _CONNECTOR.fullmatch(region[boxes[first - 1][1] : boxes[first][0]]) is None:
+                    break
+                first -= 1
+        return region[boxes[first][0] : boxes[-1][1]]
+    if phrase_at != -1:
+        answer = after_answer_phrase(region)
+        if answer is not None:
+            return answer
+    if text.rfind(ANSWER_OPEN) != -1:
+        return region if region.strip() else None
+    return last_number(region) if fallback_last_number else None
+
+
+def extract_answer(text: str, *, fallback_last_number: bool = False, last_answer_wins: bool = True) -> str | None:
     """The final answer of a completion, cleaned, or `None` (see the module docstring for the policy).
 
     >>> extract_answer("<think>maybe \\\\boxed{3}</think><answer>The answer is 4.</answer>")
     '4'
     >>> extract_answer(r"step \\boxed{2}, so \\boxed{\\{1, 2\\}}")
     '\\\\{1, 2\\\\}'
+    >>> extract_answer(r"we get \\boxed{255}; recheck: the final answer is $10,455$")
+    '10,455'
     >>> extract_answer("I think 12") is None
     True
     >>> extract_answer("I think 12", fallback_last_number=True)
     '12'
     """
-    if text.rfind(ANSWER_OPEN) != -1:
-        block = last_answer_block(text)
-        if block is None:
-            return None
-        answer = last_boxed(block)
-        if answer is None:
-            answer = after_answer_phrase(block)
-        if answer is None:
-            answer = block
-    else:
-        answer = last_boxed(text)
-        if answer is None:
-            answer = after_answer_phrase(text)
-        if answer is None and fallback_last_number:
-            answer = last_number(text)
-        if answer is None:
-            return None
+    answer = final_answer(text, fallback_last_number=fallback_last_number, last_answer_wins=last_answer_wins)
+    if answer is None:
+        return None
+    boxes = _boxes(answer)
+    if len(boxes) == 1 and boxes[0] == (0, len(answer)):
+        answer = last_boxed(answer) or ""
     answer = clean_answer(answer)
     return answer or None
 

@@ -1,54 +1,92 @@
 """Math accuracy: is the final answer mathematically equivalent to the gold answer?
 
+In pure RL this reward is the teacher: a correct answer scored 0.0 is trained away. So a score of 0.0
+means one thing only — the answer was read and is not equal to the gold (or there is no answer) — and
+a grader that could not decide says `None` (TRL leaves it out), never 0.0.
+
 How a completion is scored:
 
 1. Its final answer is extracted (`rewards.extract.extract_answer`): the last `<answer>` block, else the
-   last `\\boxed{}`, else "the answer is …", else — only with `fallback_last_number=True` — the last
-   number. Only that answer is read: an intermediate `\\boxed{}` never counts (math-verify alone would
-   join every `\\boxed{}` of the text into one set and fail a correct final answer).
-2. Fast path: when the gold and the answer are both made of plain numbers (`42`, `-1,000`, `0.25`,
-   `\\frac{3}{4}`, `25\\%`, `12 \\text{ cm}`, `\\{1, 2\\}`, `[1, 2)`), they are compared exactly, without
-   sympy (`rewards.exact`), with the meaning math-verify gives them.
-3. Otherwise math-verify decides (fractions vs decimals, percentages, LaTeX, sets, intervals, matrices,
-   units), in a pool of worker processes (`rewards._worker_pool`) that scores a batch in parallel and
-   gives every verification a hard deadline: a pathological answer (`9^{9^{9^9}}`, deeply nested LaTeX)
-   scores 0.0 with reason "timeout" once `timeout` seconds have passed, from any thread of any process.
+   text after `</think>`, else the whole text; inside it the last `\\boxed{}` or "the answer is …",
+   whichever comes last.
+2. Fast path: when the gold and the answer are both made of plain numbers (`42`, `1,000`, `1 000`,
+   `0.25`, `\\frac{3}{4}`, `25\\%`, `12 \\text{ cm}`, `\\{1, 2\\}`, `[1, 2)`, polynomials with radicals),
+   they are compared exactly, without sympy (`rewards.exact`), with the meaning math-verify gives them.
+3. Otherwise math-verify decides, reading the answer with its own extraction (LaTeX and plain
+   expressions, as its tests do; a bare answer is read as LaTeX), in a pool of warm worker processes
+   (`rewards._worker_pool`) that scores a batch in parallel with a hard deadline per verification.
+   Verdicts are remembered, so the same pair gets the same verdict for the life of the process.
 
-For calculation tasks, `plain_number_answer=True` refuses an answer that merely restates the question:
-with a numeric gold only a plain number can be correct, so `<answer>10 + 5</answer>` for 15 scores 0.0
-(reason "not_a_number"). Without it the embedded default learned within ten steps to copy the question
-into the answer block, which math-verify rightly finds equal to 15.
+Deliberate departures from math-verify, each a parameter (docs/rewards.md shows both ways):
+`exact_decimals` (`0.3333333` is not `1/3`), `last_answer_wins` (of several `\\boxed{}` the last one is
+the answer, not the set of them), `plain_number_answer` (for calculation tasks, `10 + 5` is not 15) and
+`fallback_last_number` (free text is read by its last number).
 
-Equivalence follows math-verify, with one documented choice for percentages: `50\\%` matches a gold
-of `50` *and* a gold of `0.5` (math-verify accepts both readings). Plain numbers are compared exactly:
-`0.3333333` is not `1/3` (math-verify would round and accept it).
+What can not be decided scores `None`, with its reason: a gold that is not math ("forty two", reason
+`gold_unparseable`), a verification past its deadline (`timeout`: a slow machine or an answer that
+makes sympy explode — the two cannot be told apart, so neither is called wrong) and a worker that died
+twice on the same pair (`error`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from rewards._worker_pool import shared_pool
-from rewards.exact import exact_verdict, plain_number
-from rewards.extract import completion_text, extract_answer, gold_text
+from rewards.exact import Percent, exact_value, exact_verdict, normalize_number, plain_number
+from rewards.extract import clean_answer, completion_text, final_answer, gold_text, last_boxed
 from rewards.registry import register
 
-DEFAULT_TIMEOUT_S = 3.0
-"""Hard bound per verification. Real answers take math-verify a few ms (p99 ~0.1 s, see bench/rewards.py);
-3 s leaves a wide margin on a loaded machine and caps what one pathological answer costs a step."""
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 5.0
+"""Hard bound per verification, counted from when a warm worker picks it up: math-verify's own default. Most
+answers take a few ms, a few (sums, big matrices) seconds; a verification past it scores `None` ("timeout")."""
 MAX_ANSWER_LENGTH = 1000
-"""Extracted answers longer than this are not verified (reason "answer_too_long"): no real answer is that long."""
+"""Extracted answers longer than this are not verified (reason "answer_too_long", 0.0): no real answer is that long."""
 
 VERIFY_FUNCTION = "rewards.math_reward:verify_equivalence"
+WARM_UP_FUNCTION = "rewards.math_reward:warm_up"
+SCORES: dict[str, float | None] = {
+    "correct": 1.0,
+    "wrong": 0.0,
+    "no_answer": 0.0,
+    "not_a_number": 0.0,
+    "answer_too_long": 0.0,
+    "answer_unparseable": 0.0,
+    "gold_unparseable": None,
+    "timeout": None,
+    "error": None,
+}
+"""The score of every reason: only a read answer that is not equal (or no answer at all) is 0.0."""
+UNDECIDED = frozenset(reason for reason, score in SCORES.items() if score is None)
 _CACHE_SIZE = 65_536
-_CACHEABLE_LENGTH = 200
-_verdicts: OrderedDict[tuple[str, str], str] = OrderedDict()
+_CACHEABLE_LENGTH = 400
+_verdicts: OrderedDict[tuple[str, str, bool], str] = OrderedDict()
 _verdicts_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How one completion was graded: what was read, which path decided, why, and the score."""
+
+    answer: str | None
+    """The extracted final answer (cleaned), `None` when there is none."""
+    path: str
+    """"extraction" (decided before any comparison), "fast path", "cache" or "math-verify"."""
+    reason: str
+    """One of `SCORES`."""
+
+    @property
+    def score(self) -> float | None:
+        return SCORES[self.reason]
 
 
 @register("math_accuracy")
@@ -58,28 +96,76 @@ def math_accuracy(
     *,
     fallback_last_number: bool = False,
     plain_number_answer: bool = False,
+    exact_decimals: bool = True,
+    last_answer_wins: bool = True,
+    set_relation: bool = True,
     timeout: float = DEFAULT_TIMEOUT_S,
     max_answer_length: int = MAX_ANSWER_LENGTH,
     log_extra: Callable[[str, list], None] | None = None,
+    log_metric: Callable[[str, float], None] | None = None,
     **kwargs,
 ) -> list[float | None]:
-    """1.0 if the final answer equals the gold `answer` mathematically, else 0.0; `None` if the gold does not parse.
+    """1.0 if the final answer equals the gold `answer` mathematically, 0.0 if not, `None` if undecidable.
 
     Args:
         completions: strings or chat messages.
         answer: the dataset column: one gold answer (string or number) per completion.
         fallback_last_number: when no answer block, `\\boxed{}` or "the answer is" is found, read the last number.
         plain_number_answer: when the gold is a plain number, so must the answer be (`10 + 5` is not 15).
+        exact_decimals: plain numbers are exact (`0.3333333` is not `1/3`); False: math-verify's rounding.
+        last_answer_wins: of boxes apart in the final answer the last one counts; False: all of them, as a set.
+        set_relation: a set gold equals the same set written as a relation (`[5, \\infty)` = `x \\geq 5`).
         timeout: hard bound in seconds on each math-verify verification (the fast path needs none).
         max_answer_length: longer extracted answers score 0.0 unverified.
-        log_extra: TRL's logger; receives `reason/math_accuracy` for each completion: "correct", "wrong",
-            "no_answer", "not_a_number", "answer_too_long", "answer_unparseable", "timeout", "gold_unparseable"
-            or "error".
+        log_extra: TRL's logger; receives `reason/math_accuracy`, one reason of `SCORES` per completion.
+        log_metric: TRL's metric logger; receives `math_accuracy/undecided`, the share scored `None`.
 
     >>> math_accuracy(["<answer>0.5</answer>", r"so \\boxed{\\frac{1}{3}}", "no idea"], ["1/2", "1/2", "2"])
     [1.0, 0.0, 0.0]
     >>> math_accuracy(["<answer>10 + 5</answer>", "<answer>15</answer>"], [15, 15], plain_number_answer=True)
     [0.0, 1.0]
+    >>> math_accuracy(["<answer>42</answer>"], ["forty two"])  # a gold that is not math: undecidable
+    [None]
+    """
+    verdicts = grade(
+        completions,
+        answer,
+        fallback_last_number=fallback_last_number,
+        plain_number_answer=plain_number_answer,
+        exact_decimals=exact_decimals,
+        last_answer_wins=last_answer_wins,
+        set_relation=set_relation,
+        timeout=timeout,
+        max_answer_length=max_answer_length,
+    )
+    reasons = [verdict.reason for verdict in verdicts]
+    undecided = Counter(reason for reason in reasons if reason in UNDECIDED and reason != "gold_unparseable")
+    if undecided:
+        logger.warning("math_accuracy: %d of %d answers undecided (%s), scored None", sum(undecided.values()),
+                       len(reasons), ", ".join(f"{reason}: {n}" for reason, n in sorted(undecided.items())))  # fmt: skip
+    if log_extra is not None:
+        log_extra("reason/math_accuracy", reasons)
+    if log_metric is not None and reasons:
+        log_metric("math_accuracy/undecided", sum(reason in UNDECIDED for reason in reasons) / len(reasons))
+    return [verdict.score for verdict in verdicts]
+
+
+def grade(
+    completions: Sequence,
+    answer: Sequence[Any],
+    *,
+    fallback_last_number: bool = False,
+    plain_number_answer: bool = False,
+    exact_decimals: bool = True,
+    last_answer_wins: bool = True,
+    set_relation: bool = True,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    max_answer_length: int = MAX_ANSWER_LENGTH,
+) -> list[Verdict]:
+    """The `Verdict` of every completion (what `math_accuracy` scores; `rl-reasoner score` prints it).
+
+    >>> grade([r"<think>x</think><answer>\\boxed{\\frac{2}{4}}</answer>"], ["0.5"])
+    [Verdict(answer='\\\\frac{2}{4}', path='fast path', reason='correct')]
     """
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ValueError(f"math_accuracy: parameter 'timeout' must be a number of seconds > 0, got {timeout!r}")
@@ -88,51 +174,117 @@ def math_accuracy(
     if len(completions) != len(answer):
         raise ValueError(f"math_accuracy: {len(completions)} completions but {len(answer)} values in 'answer'")
 
-    reasons: list[str | None] = [None] * len(completions)
-    to_verify: dict[tuple[str, str], list[int]] = {}
+    verdicts: list[Verdict | None] = [None] * len(completions)
+    predicted_answers: list[str | None] = [None] * len(completions)
+    to_verify: dict[tuple[str, str, bool], list[int]] = {}
     for index, (completion, gold) in enumerate(zip(completions, answer)):
+        written = final_answer(
+            completion_text(completion), fallback_last_number=fallback_last_number, last_answer_wins=last_answer_wins
+        )
+        predicted = _cleaned(written)
+        predicted_answers[index] = predicted
         gold_string = gold_text(gold)
-        predicted = extract_answer(completion_text(completion), fallback_last_number=fallback_last_number)
-        if gold_string is None:
-            reasons[index] = "gold_unparseable"
+        if gold_string is None or _is_words(gold_string):
+            verdicts[index] = Verdict(predicted, "extraction", "gold_unparseable")
         elif predicted is None:
-            reasons[index] = "no_answer"
-        elif len(predicted) > max_answer_length:
-            reasons[index] = "answer_too_long"
-        elif plain_number_answer and plain_number(gold_string) is not None and plain_number(predicted) is None:
-            reasons[index] = "not_a_number"
+            verdicts[index] = Verdict(None, "extraction", "no_answer")
+        elif len(predicted) > max_answer_length * (PROSE_LENGTH_FACTOR if _is_prose(written) else 1):
+            verdicts[index] = Verdict(predicted[:100], "extraction", "answer_too_long")
+        elif plain_number_answer and _is_plain_number(gold_string) and not _is_plain_number(predicted):
+            verdicts[index] = Verdict(predicted, "extraction", "not_a_number")
         else:
-            reasons[index] = _fast_verdict(gold_string, predicted)
-            if reasons[index] is None:
-                to_verify.setdefault((gold_string, predicted), []).append(index)
+            pair = (_gold_for_math_verify(gold), written, set_relation)
+            fast = None if _several_boxed(pair[0]) else exact_verdict(normalize_number(gold_string), normalize_number(predicted))
+            if fast is False and not exact_decimals and "." in gold_string + predicted:
+                fast = None  # math-verify compares decimals with rounding
+            if fast is not None:
+                verdicts[index] = Verdict(predicted, "fast path", "correct" if fast else "wrong")
+                continue
+            with _verdicts_lock:
+                cached = _verdicts.get(pair)
+            if cached is not None:
+                verdicts[index] = Verdict(predicted, "cache", cached)
+            else:
+                to_verify.setdefault(pair, []).append(index)
 
     for pair, reason in _verify_pairs(list(to_verify), timeout).items():
         for index in to_verify[pair]:
-            reasons[index] = reason
-
-    if log_extra is not None:
-        log_extra("reason/math_accuracy", list(reasons))
-    return [None if reason == "gold_unparseable" else float(reason == "correct") for reason in reasons]
+            verdicts[index] = Verdict(predicted_answers[index], "math-verify", reason)
+    return [verdict for verdict in verdicts if verdict is not None]
 
 
-def _fast_verdict(gold: str, predicted: str) -> str | None:
-    """The exact verdict for answers of plain numbers, or a cached one, or `None` if math-verify must decide."""
-    exact = exact_verdict(gold, predicted)
-    if exact is not None:
-        return "correct" if exact else "wrong"
-    with _verdicts_lock:
-        return _verdicts.get((gold, predicted))
+def _is_plain_number(answer: str) -> bool:
+    """A number as a final answer: `15`, `-2.5`, `1,000`, `\\$16,\\!386.20`, `28\\%`, `\\frac{3}{4}`, `x = 11`.
+
+    >>> [_is_plain_number(a) for a in ["1 000", "14{,}916", "x=11", "10 + 5", r"3 \\cdot 5"]]
+    [True, True, True, False, False]
+    """
+    text = normalize_number(answer)
+    assignment = re.match(r"^[a-z]\s*=\s*(.+)$", text)
+    if assignment is not None:
+        text = normalize_number(assignment.group(1))
+    return plain_number(text) is not None or isinstance(exact_value(text), Percent)
 
 
-def _verify_pairs(pairs: list[tuple[str, str]], timeout: float) -> dict[tuple[str, str], str]:
-    """Verdicts for (gold, answer) pairs from math-verify, computed in parallel worker processes."""
+PROSE_LENGTH_FACTOR = 20
+"""A final answer written as prose (an answer block holding a whole solution) may be this many times longer:
+math-verify finds the math in it with linear regexes, so its length costs no sympy time."""
+
+
+def _cleaned(written: str | None) -> str | None:
+    """The answer as shown and compared on the fast path: a lone `\\boxed{}` unwrapped, delimiters and units off."""
+    if written is None:
+        return None
+    stripped = written.strip()
+    if stripped.startswith("\\boxed") and stripped.count("\\boxed") == 1 and stripped.endswith("}"):
+        written = last_boxed(stripped) or ""
+    return clean_answer(written) or None
+
+
+def _is_words(gold: str) -> bool:
+    """A gold that is words, not math ("forty two", "listen"): it would be read as a product of letters.
+
+    >>> _is_words("forty two"), _is_words("listen"), _is_words(r"\\text{Monday}"), _is_words("C"), _is_words("12 cm")
+    (True, True, False, False, False)
+    """
+    return not re.search(r"[\d\\$^_{}=+*/<>()\[\]]", gold) and bool(_WORD.search(gold))
+
+
+def _gold_for_math_verify(gold: Any) -> str:
+    """The gold as math-verify should read it: a GSM8K `#### x` is unwrapped, math delimiters and several boxes kept."""
+    text = gold if isinstance(gold, str) else gold_text(gold) or ""
+    if "####" in text:
+        text = text.rsplit("####", 1)[1]
+    if not _several_boxed(text) and not any(anchor in text for anchor in ("$", "\\(", "\\[")):
+        text = gold_text(text) or ""
+    return text.strip()
+
+
+def _several_boxed(text: str) -> bool:
+    return text.count("\\boxed") > 1
+
+
+def _verify_pairs(pairs: list[tuple[str, str, bool]], timeout: float) -> dict[tuple[str, str, bool], str]:
+    """Verdicts for (gold, answer) pairs from math-verify, computed in parallel worker processes.
+
+    A pair whose worker died (killed, out of memory) is tried once more on a fresh worker; only a second
+    failure is an "error". Neither an error nor a timeout is remembered: the next batch tries again.
+    """
     if not pairs:
         return {}
-    outcomes = shared_pool(VERIFY_FUNCTION).map(pairs, timeout=timeout)
+    pool = shared_pool(VERIFY_FUNCTION, warm_up=WARM_UP_FUNCTION)
+    outcomes = dict(zip(pairs, pool.map(pairs, timeout=timeout)))
+    retry = [pair for pair, outcome in outcomes.items() if outcome.status == "error"]
+    if retry:
+        outcomes.update(zip(retry, pool.map(retry, timeout=timeout)))
     verdicts = {}
-    for pair, outcome in zip(pairs, outcomes):
-        verdicts[pair] = outcome.value if outcome.status == "ok" else outcome.status
-        if outcome.status == "ok" and len(pair[0]) + len(pair[1]) <= _CACHEABLE_LENGTH:
+    for pair, outcome in outcomes.items():
+        if outcome.status != "ok":
+            logger.info("math_accuracy: %s for %r (%s)", outcome.status, pair, outcome.value)
+            verdicts[pair] = outcome.status
+            continue
+        verdicts[pair] = outcome.value
+        if len(pair[0]) + len(pair[1]) <= _CACHEABLE_LENGTH:
             with _verdicts_lock:
                 _verdicts[pair] = outcome.value
                 if len(_verdicts) > _CACHE_SIZE:
@@ -148,32 +300,84 @@ def clear_cache() -> None:
 
 # ---- runs inside the worker processes ------------------------------------------------------------
 
+_ANCHORS = ("$", "\\(", "\\[", "\\boxed", "\\fbox")
+_TEXT_ARGUMENT = re.compile(r"\\(?:text|textbf|mathrm|mbox|operatorname|begin|end)\s*\{[^{}]*\}")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+_WORD = re.compile(r"[A-Za-z]{3,}")
 
-def verify_equivalence(gold: str, predicted: str) -> str:
+
+def math_verify_input(text: str) -> str:
+    """The text as math-verify's extraction should see it: LaTeX in `$…$`, prose as it is.
+
+    A bare answer (`\\frac12`, `x \\geq 5`) is wrapped in `$…$`; text that already has math delimiters or
+    a `\\boxed{}`, and prose (a word of three letters or more outside `\\text{}` and commands) are left
+    for math-verify to find the math in: wrapping prose would read its words as products of letters.
+
+    >>> math_verify_input(r"\\frac12"), math_verify_input("Therefore $x = 5$."), math_verify_input("5 apples left")
+    ('$\\\\frac12$', 'Therefore $x = 5$.', '5 apples left')
+    """
+    return text if _is_prose(text) else f"${text}$"
+
+
+def _is_prose(text: str | None) -> bool:
+    """Text in which math-verify must find the math: it has math delimiters or a box, or words."""
+    if text is None:
+        return False
+    if any(anchor in text for anchor in _ANCHORS):
+        return True
+    return bool(_WORD.search(_COMMAND.sub(" ", _TEXT_ARGUMENT.sub(" ", text))))
+
+
+def verify_equivalence(gold: str, predicted: str, set_relation: bool = True) -> str:
     """math-verify's verdict on one pair: "correct", "wrong", "gold_unparseable" or "answer_unparseable".
 
     Runs in a worker process; math-verify's own `signal.alarm` timeouts are off (the pool bounds the time).
-    A text that math-verify cannot turn into a sympy object counts as unparseable (math-verify would
-    otherwise fall back to comparing raw strings).
+    A gold from which math-verify extracts no value (words, "forty two", "(") is unparseable; for an answer
+    that sympy cannot read, math-verify's string comparison decides (`12:00` equals `12:00`).
 
     >>> verify_equivalence(r"\\frac{1}{2}", "0.5"), verify_equivalence("[1, 2)", "[1, 2]")
     ('correct', 'wrong')
+    >>> verify_equivalence("5", "Therefore $x = 5$ is the solution."), verify_equivalence("12:00", "12:00")
+    ('correct', 'correct')
     """
     from math_verify import verify
 
-    gold_parsed = _parse(gold)
-    if not gold_parsed:
+    gold_parsed = _parse(math_verify_input(normalize_number(gold)))
+    if all(isinstance(value, str) for value in gold_parsed):  # nothing, or only its text: not a value
         return "gold_unparseable"
-    predicted_parsed = _parse(predicted)
+    predicted_parsed = _parse(math_verify_input(normalize_number(predicted)))
     if not predicted_parsed:
         return "answer_unparseable"
-    return "correct" if verify(gold_parsed, predicted_parsed, timeout_seconds=None) else "wrong"
+    if _undefined(predicted_parsed) and not _undefined(gold_parsed):
+        return "wrong"  # `4 0/0` is no number; sympy's verdict on it depends on its caches, so we decide here
+    equal = verify(gold_parsed, predicted_parsed, allow_set_relation_comp=set_relation, timeout_seconds=None)
+    return "correct" if equal else "wrong"
+
+
+def _undefined(parsed: list) -> bool:
+    """Whether a parsed value divides by zero (`0/0`, `4 0/0`, `x/(x-x)`), evaluated or not."""
+    from sympy import Pow, S
+
+    for value in parsed:
+        if isinstance(value, str) or not hasattr(value, "has"):
+            continue
+        if value.has(S.NaN, S.ComplexInfinity):
+            return True
+        if any(power.base.is_zero and power.exp.is_negative for power in value.atoms(Pow)):
+            return True
+    return False
+
+
+def warm_up() -> None:
+    """Import math-verify and sympy and verify one pair, before the worker takes its first deadline."""
+    for name in ("math_verify.parser", "math_verify.grader"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # "timeout is disabled": the pool bounds the time
+    verify_equivalence(r"\tan^2 y + 1", r"\sec^2 y")
+    _parse.cache_clear()
 
 
 @lru_cache(maxsize=4096)
-def _parse(answer: str) -> list:
-    from math_verify import parse
+def _parse(text: str) -> list:
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
 
-    for name in ("math_verify.parser", "math_verify.grader"):
-        logging.getLogger(name).setLevel(logging.ERROR)  # "timeout is disabled": the pool bounds the time
-    return parse(f"${answer}$", fallback_mode="no_fallback", parsing_timeout=None)
+    return parse(text, [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()], parsing_timeout=None)

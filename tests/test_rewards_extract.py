@@ -125,4 +125,4 @@ def test_extraction_is_linear_on_megabyte_inputs():
     for text in hostile:
         start = time.perf_counter()
         extract_answer(text, fallback_last_number=True)
-        assert time.perf_counter() - start < 1.0, text[:30]
+        assert time.perf_counter() - start < 10.0, text[:30]  # linear: ~1 s on a loaded 2-core machine; quadratic: hours
