@@ -1,4 +1,4 @@
-"""``rl-reasoner``: train | eval | report | aha | inspect | tasks | difficulty."""
+"""``rl-reasoner``: train | eval | report | aha | inspect | tasks | difficulty | score."""
 
 from __future__ import annotations
 
@@ -40,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("difficulty", help="estimate per-prompt pass rates with the initial model")
     p.add_argument("config")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+
+    p = sub.add_parser("score", help="explain one reward verdict: extracted answer, path, reason, score")
+    p.add_argument("completion", help="the completion text ('-': read it from stdin)")
+    p.add_argument("--reward", default="math_accuracy", help="reward name (default: math_accuracy)")
+    p.add_argument("--gold", help="the gold answer (the 'answer' column)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a reward parameter (repeatable)")
+    p.add_argument("--column", action="append", default=[], metavar="KEY=VALUE", help="a dataset column (repeatable)")
 
     args = parser.parse_args(argv)
     try:
@@ -130,8 +137,14 @@ def cmd_difficulty(args):
     estimate_difficulty(load_config(args.config, args.overrides))
 
 
+def cmd_score(args):
+    from rl_reasoner.score import run
+
+    return run(args)
+
+
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "aha": cmd_aha, "inspect": cmd_inspect,
-            "tasks": cmd_tasks, "difficulty": cmd_difficulty}
+            "tasks": cmd_tasks, "difficulty": cmd_difficulty, "score": cmd_score}
 
 if __name__ == "__main__":
     sys.exit(main())
