@@ -368,16 +368,43 @@ def _undefined(parsed: list) -> bool:
     return False
 
 
+WARM_UP_PAIRS = [
+    (r"\tan^2 y + 1", r"\sec^2 y"),
+    (r"\frac{\sqrt{3}}{2}", r"The answer is $\dfrac{1}{2}\sqrt{3}$."),
+    ("(0, 9]", r"\left[ 0, 9 \right)"),
+    (r"\{1, 2\}", r"\boxed{1} and \boxed{2}"),
+    (r"(3, \frac{\pi}{2})", r"\left( 3, \frac{\pi}{2} \right)"),
+    (r"x \in [-2, 7]", r"-2 \le x \le 7"),
+    (r"y = 2x + 1", r"$y=1+2x$"),
+    (r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}", r"\begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}"),
+    (r"\text{(C)}", "C"),
+    (r"25\%", "0.25"),
+    (r"3 + 4i", r"4i + 3"),
+    (r"x^2 + 2x + 1 = 0", r"(x+1)^2 = 0"),
+]
+"""Typical answer shapes: verifying them once builds the LaTeX parser's lazily built tables (its first parse of
+each construct costs ~0.1-0.5 s), so that real answers do not pay it inside their deadline."""
+
+
 def warm_up() -> None:
-    """Import math-verify and sympy and verify one pair, before the worker takes its first deadline."""
+    """Import math-verify and sympy and verify the typical answer shapes, before the worker takes its first deadline."""
     for name in ("math_verify.parser", "math_verify.grader"):
         logging.getLogger(name).setLevel(logging.ERROR)  # "timeout is disabled": the pool bounds the time
-    verify_equivalence(r"\tan^2 y + 1", r"\sec^2 y")
+    for gold, predicted in WARM_UP_PAIRS:
+        verify_equivalence(gold, predicted)
     _parse.cache_clear()
+
+
+@lru_cache(maxsize=1)
+def _extraction_config() -> list:
+    """LaTeX (boxes first) and plain expressions, as math-verify's tests read; one object, so its regexes are built once."""
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig
+
+    return [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
 
 
 @lru_cache(maxsize=4096)
 def _parse(text: str) -> list:
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+    from math_verify import parse
 
-    return parse(text, [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()], parsing_timeout=None)
+    return parse(text, _extraction_config(), parsing_timeout=None)
