@@ -1,7 +1,8 @@
 """Countdown: reach `target` with an equation that uses each of `numbers` exactly once.
 
 The equation is read from the final `<answer>` block; a trailing `= target` is allowed. Only integer
-literals, `+ - * /` and parentheses are accepted (no unary minus: a negated number is not one of the
+literals, `+ - * /` (also written `\\times`, `\\cdot`, `×`, `\\div`, `÷`; math delimiters are dropped) and
+parentheses are accepted (no unary minus: a negated number is not one of the
 given numbers). The expression is checked by walking its Python AST — never `eval`, never sympy's
 `parse_expr` — and computed in exact rational arithmetic, so `(10 / 3) * 3` is exactly 10 and
 `7 / 2` is never rounded to 3 or 4.
@@ -22,6 +23,9 @@ from rewards.registry import register
 MAX_EXPRESSION_LENGTH = 300
 """Longer answers are refused before parsing; a real countdown equation is a few dozen characters."""
 
+_SPELLED = {"\\times": "*", "\\cdot": "*", "×": "*", "·": "*", "\\div": "/", "÷": "/", "$": "", "\\(": "", "\\)": ""}
+_OPERATOR_SPELLINGS = re.compile("|".join(re.escape(spelling) for spelling in _SPELLED))
+"""A correct equation written with LaTeX or typographic operators (`6 \\times 4`, `8 ÷ 2`, `$…$`) is the same equation."""
 _ALLOWED_CHARACTERS = re.compile(r"^[\d\s+\-*/()]*$")
 _OPERATORS = {ast.Add: Fraction.__add__, ast.Sub: Fraction.__sub__, ast.Mult: Fraction.__mul__}
 
@@ -39,6 +43,8 @@ def parse_equation(answer: str, target: int) -> ast.expr:
 
     >>> ast.unparse(parse_equation("(1 + 2) * 4 = 12", 12))
     '(1 + 2) * 4'
+    >>> ast.unparse(parse_equation("$(1 + 2) \\\\times 8 \\\\div 2$", 12))
+    '(1 + 2) * 8 / 2'
     >>> parse_equation("__import__('os')", 12)
     Traceback (most recent call last):
     ...
@@ -47,6 +53,7 @@ def parse_equation(answer: str, target: int) -> ast.expr:
     expression = answer.strip()
     if len(expression) > MAX_EXPRESSION_LENGTH:
         raise InvalidEquation("too_long", f"longer than {MAX_EXPRESSION_LENGTH} characters")
+    expression = _OPERATOR_SPELLINGS.sub(lambda match: _SPELLED[match.group(0)], expression).strip()
     if "=" in expression:
         expression, _, result = expression.partition("=")
         if result.strip() != str(target):
