@@ -332,8 +332,9 @@ def verify_equivalence(gold: str, predicted: str, set_relation: bool = True) -> 
     """math-verify's verdict on one pair: "correct", "wrong", "gold_unparseable" or "answer_unparseable".
 
     Runs in a worker process; math-verify's own `signal.alarm` timeouts are off (the pool bounds the time).
-    A gold from which math-verify extracts no value (words, "forty two", "(") is unparseable; for an answer
-    that sympy cannot read, math-verify's string comparison decides (`12:00` equals `12:00`).
+    A gold from which math-verify extracts nothing is unparseable; a gold that sympy cannot read ("(") is
+    matched by its text only, and is unparseable for any other answer (a mismatch of texts decides nothing);
+    where sympy fails on the answer, math-verify's string comparison decides (`12:00` equals `12:00`).
 
     >>> verify_equivalence(r"\\frac{1}{2}", "0.5"), verify_equivalence("[1, 2)", "[1, 2]")
     ('correct', 'wrong')
@@ -343,9 +344,13 @@ def verify_equivalence(gold: str, predicted: str, set_relation: bool = True) -> 
     from math_verify import verify
 
     gold_parsed = _parse(math_verify_input(normalize_number(gold)))
-    if all(isinstance(value, str) for value in gold_parsed):  # nothing, or only its text: not a value
+    if not gold_parsed:
         return "gold_unparseable"
     predicted_parsed = _parse(math_verify_input(normalize_number(predicted)))
+    gold_is_text = all(isinstance(value, str) for value in gold_parsed)
+    if gold_is_text:  # sympy cannot read the gold: only its text can match, and a mismatch decides nothing
+        same_text = bool(predicted_parsed) and verify(gold_parsed, predicted_parsed, timeout_seconds=None)
+        return "correct" if same_text else "gold_unparseable"
     if not predicted_parsed:
         return "answer_unparseable"
     if _undefined(predicted_parsed) and not _undefined(gold_parsed):
