@@ -6,7 +6,7 @@ a grader that could not decide says `None` (TRL leaves it out), never 0.0.
 
 How a completion is scored:
 
-1. Its final answer is extracted (`rewards.extract.extract_answer`): the last `<answer>` block, else the
+1. Its final answer is extracted (`rewards.extract.final_answer`): the last `<answer>` block, else the
    text after `</think>`, else the whole text; inside it the last `\\boxed{}` or "the answer is …",
    whichever comes last.
 2. Fast path: when the gold and the answer are both made of plain numbers (`42`, `1,000`, `1 000`,
@@ -17,10 +17,11 @@ How a completion is scored:
    (`rewards._worker_pool`) that scores a batch in parallel with a hard deadline per verification.
    Verdicts are remembered, so the same pair gets the same verdict for the life of the process.
 
-Deliberate departures from math-verify, each a parameter (docs/rewards.md shows both ways):
-`exact_decimals` (`0.3333333` is not `1/3`), `last_answer_wins` (of several `\\boxed{}` the last one is
-the answer, not the set of them), `plain_number_answer` (for calculation tasks, `10 + 5` is not 15) and
-`fallback_last_number` (free text is read by its last number).
+Deliberate departures from math-verify, each a parameter (docs/rewards.md; the agreement suite shows
+each both ways): `exact_decimals` (`0.3333333` is not `1/3`), `last_answer_wins` (of boxes apart, the
+last one is the answer, not the set of them; boxes written together are a set), `set_relation`
+(`[5, \\infty)` equals `x \\geq 5`), `plain_number_answer` (for calculation tasks, `10 + 5` is not 15)
+and `fallback_last_number` (free text is read by its last number).
 
 What can not be decided scores `None`, with its reason: a gold that is not math ("forty two", reason
 `gold_unparseable`), a verification past its deadline (`timeout`: a slow machine or an answer that
