@@ -297,6 +297,8 @@ def shared_pool(function: str, warm_up: str | None = None) -> WorkerPool:
         pool = _POOLS.get(function)
         if pool is None:
             pool = _POOLS[function] = WorkerPool(function, warm_up=warm_up)
+        elif warm_up is not None and pool.warm_up is None:
+            pool.warm_up = warm_up  # first asked for without one (e.g. to close it): later workers warm up
         return pool
 
 

