@@ -43,6 +43,9 @@ SOFT_DEADLINE_SHARE = 0.8
 STARTUP_TIMEOUT_S = 120.0
 """A worker that is not ready after this long (importing its function) is a fatal error."""
 
+MAX_ATTEMPTS = 2
+"""A call whose worker dies under it (killed, out of memory, crashed) is given to a fresh worker; this many deaths make it an "error"."""
+
 MAX_START_FAILURES = 3
 """Workers that die while starting (killed from outside, say) are replaced; this many in one `map` is a fatal error."""
 
@@ -54,7 +57,7 @@ class Outcome:
     """What became of one call."""
 
     status: str
-    """"ok" (the call returned `value`), "timeout" (past its deadline), or "error" (it raised, or the worker died)."""
+    """"ok" (the call returned `value`), "timeout" (past its deadline), or "error" (it raised, or its worker died twice)."""
     value: Any = None
     """The return value for "ok", a short description of the failure otherwise."""
 
@@ -177,6 +180,7 @@ class WorkerPool:
         pending = deque(range(len(calls)))
         soft_timeout = timeout * SOFT_DEADLINE_SHARE
         self._start_failures = 0
+        self._pending, self._attempts = pending, [0] * len(calls)
         while pending or any(worker.job is not None for worker in self._workers):
             while len(self._workers) < min(self.workers, len(pending) + self._busy()):
                 self._workers.append(self._start_worker())
@@ -190,6 +194,7 @@ class WorkerPool:
                         self._retire(worker)
                         continue
                     worker.job, worker.deadline = job, time.monotonic() + timeout
+                    self._attempts[job] += 1
             now = time.monotonic()
             waits = [worker.deadline - now for worker in self._workers if worker.job is not None]
             waits += [worker.started + STARTUP_TIMEOUT_S - now for worker in self._workers if not worker.ready]
@@ -224,8 +229,10 @@ class WorkerPool:
                         f"(last exit code {worker.process.returncode}); their error is on stderr"
                     ) from None
                 return  # killed while starting: the loop starts another
-            if job is not None:
-                results[job] = Outcome("error", f"worker died (exit code {worker.process.returncode})")
+            if job is not None and self._attempts[job] < MAX_ATTEMPTS:
+                self._pending.appendleft(job)  # killed or crashed under it: once more, on a fresh worker
+            elif job is not None:
+                results[job] = Outcome("error", f"worker died (exit code {worker.process.returncode}), twice")
             return
         if message == "ready":
             worker.ready = True

@@ -268,16 +268,13 @@ def _several_boxed(text: str) -> bool:
 def _verify_pairs(pairs: list[tuple[str, str, bool]], timeout: float) -> dict[tuple[str, str, bool], str]:
     """Verdicts for (gold, answer) pairs from math-verify, computed in parallel worker processes.
 
-    A pair whose worker died (killed, out of memory) is tried once more on a fresh worker; only a second
-    failure is an "error". Neither an error nor a timeout is remembered: the next batch tries again.
+    A pair whose worker died (killed, out of memory) is tried once more on a fresh worker by the pool; only
+    a second death is an "error". Neither an error nor a timeout is remembered: the next batch tries again.
     """
     if not pairs:
         return {}
     pool = shared_pool(VERIFY_FUNCTION, warm_up=WARM_UP_FUNCTION)
-    outcomes = dict(zip(pairs, pool.map(pairs, timeout=timeout)))
-    retry = [pair for pair, outcome in outcomes.items() if outcome.status == "error"]
-    if retry:
-        outcomes.update(zip(retry, pool.map(retry, timeout=timeout)))
+    outcomes = dict(zip(pairs, pool.map(pairs, timeout=timeout)))  # a call whose worker died is run once more
     verdicts = {}
     for pair, outcome in outcomes.items():
         if outcome.status != "ok":

@@ -36,6 +36,22 @@ def fail():
 def pid():
     time.sleep(0.05)
     return os.getpid()
+
+
+WARMED = []
+
+
+def slow_warm_up():
+    time.sleep(2.0)  # like importing math-verify on a loaded machine
+    WARMED.append(True)
+
+
+def warmed():
+    return bool(WARMED)
+
+
+def hash_seed():
+    return os.environ.get("PYTHONHASHSEED")
 '''
 
 
@@ -45,8 +61,8 @@ def helpers(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     pools = []
 
-    def make(function, workers=2):
-        pool = WorkerPool(f"pool_helpers:{function}", workers=workers)
+    def make(function, workers=2, warm_up=None):
+        pool = WorkerPool(f"pool_helpers:{function}", workers=workers, warm_up=warm_up and f"pool_helpers:{warm_up}")
         pools.append(pool)
         return pool
 
@@ -138,3 +154,28 @@ def test_default_workers_respects_env(monkeypatch):
     monkeypatch.delenv("RL_REASONER_REWARD_WORKERS")
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "10000")
     assert default_workers() == 1
+
+
+def test_the_warm_up_runs_before_the_first_deadline(helpers):
+    """A cold worker (and a replaced one) warms up before it takes a call: start-up never eats a deadline."""
+    pool = helpers("warmed", workers=1, warm_up="slow_warm_up")
+    assert pool.map([()], timeout=0.5) == [Outcome("ok", True)]
+    pool._workers[0].process.kill()  # the replacement warms up too
+    assert pool.map([()], timeout=0.5) == [Outcome("ok", True)]
+
+
+def test_workers_share_one_hash_seed(helpers):
+    pool = helpers("hash_seed", workers=2)
+    assert pool.map([()] * 2, timeout=30) == [Outcome("ok", "0")] * 2
+
+
+def test_a_worker_killed_while_starting_is_replaced(helpers):
+    pool = helpers("warmed", workers=1, warm_up="slow_warm_up")
+    results = []
+    batch = threading.Thread(target=lambda: results.extend(pool.map([()], timeout=30)))
+    batch.start()
+    while not pool._workers and batch.is_alive():
+        time.sleep(0.01)
+    pool._workers[0].process.kill()  # dies during its warm-up, before it is ready
+    batch.join()
+    assert results == [Outcome("ok", True)]
