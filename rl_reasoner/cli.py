@@ -1,4 +1,4 @@
-"""``rl-reasoner``: train | eval | report | aha | inspect | tasks | difficulty."""
+"""``rl-reasoner``: train | eval | report | aha | inspect | tasks | difficulty | baseline."""
 
 from __future__ import annotations
 
@@ -40,6 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("difficulty", help="estimate per-prompt pass rates with the initial model")
     p.add_argument("config")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+
+    p = sub.add_parser("baseline", help="step-0 diagnostics per difficulty: can reasoning length grow with reward?")
+    p.add_argument("config")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+    p.add_argument("--samples", type=int, default=8, help="answers per prompt (pass@k's k)")
+    p.add_argument("--prompts", type=int, default=16, help="held-out prompts per stratum (0: all)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--out", help="JSON file (default: <run.output_dir>/baseline/<run.name>.json)")
 
     args = parser.parse_args(argv)
     try:
@@ -130,8 +138,17 @@ def cmd_difficulty(args):
     estimate_difficulty(load_config(args.config, args.overrides))
 
 
+@_wrap
+def cmd_baseline(args):
+    from rl_reasoner.baseline import run_baseline
+    from rl_reasoner.config import load_config
+
+    run_baseline(load_config(args.config, args.overrides), samples=args.samples, prompts=args.prompts,
+                 temperature=args.temperature, out=Path(args.out) if args.out else None)
+
+
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "aha": cmd_aha, "inspect": cmd_inspect,
-            "tasks": cmd_tasks, "difficulty": cmd_difficulty}
+            "tasks": cmd_tasks, "difficulty": cmd_difficulty, "baseline": cmd_baseline}
 
 if __name__ == "__main__":
     sys.exit(main())
