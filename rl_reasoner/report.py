@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from rl_reasoner import growth_report
 from rl_reasoner.behaviour import DEFAULT_MARKERS, REFLECTION, load_markers, matched_markers
 from rl_reasoner.rundir import read_jsonl
 
@@ -296,6 +297,10 @@ FIGURES = (
         "metrics.jsonl (behaviour/repetition, behaviour/language_mixing)",
     ),
     FigureSpec("entropy_kl.png", "Entropy and KL", _entropy_kl_panels, "metrics.jsonl (entropy, kl)"),
+    FigureSpec("steps.png", "Intermediate results (chained sums)", growth_report.steps_panels,
+               "metrics.jsonl (behaviour/intermediate_correct, behaviour/equations)"),
+    FigureSpec("strata.png", "Held-out per difficulty stratum", growth_report.strata_panels,
+               "eval.jsonl (accuracy[terms=N], length_terminated[terms=N])"),
 )
 
 
