@@ -132,12 +132,36 @@ def format_table(strata: dict[str, dict], k: int) -> str:
     return "\n".join(lines)
 
 
+def sample_rows(model, job, rows: list[dict], *, samples: int, temperature: float, stratum: str) -> list[dict]:
+    """``samples`` sampled answers per row from ``model``, scored with the job's accuracy reward: one record each
+    (``stratum``, ``prompt_id``, ``question``, ``answer``, ``completion``, ``num_tokens``, ``truncated``,
+    ``correct`` True/False/None, ``intermediate_correct`` or None when the row is not a chained sum)."""
+    from rl_reasoner.evaluate import generate, score
+
+    per_batch = max(1, job.config.eval.batch_size // samples)
+    records = []
+    for start in range(0, len(rows), per_batch):
+        batch = rows[start:start + per_batch]
+        answers = generate(model, job.tokenizer, [row["prompt"] for row in batch], max_new_tokens=job.max_new_tokens,
+                           do_sample=True, temperature=temperature, num_return_sequences=samples, batch_size=per_batch)
+        paired = [row for row in batch for _ in range(samples)]
+        for row, answer, value in zip(paired, answers, score(job.accuracy_fn, [a.text for a in answers], paired)):
+            ops = chain_steps.row_operands(row)
+            records.append({
+                "stratum": stratum, "prompt_id": row["id"], "question": row["question"], "answer": row.get("answer"),
+                "completion": answer.text, "num_tokens": answer.num_tokens, "truncated": answer.truncated,
+                "correct": verdict(value),
+                "intermediate_correct": chain_steps.step_counts(answer.text, ops)["intermediate_correct"]
+                if ops else None,
+            })
+    return records
+
+
 def run_baseline(config: JobConfig, *, samples: int = 8, prompts: int = 16, temperature: float = 1.0,
                  out: Path | None = None) -> dict:
     """Sample, score and summarise per stratum (see the module doc); returns the summary written to ``out``."""
     from transformers import set_seed
 
-    from rl_reasoner.evaluate import generate, score
     from rl_reasoner.model import load_model
     from rl_reasoner.train import prepare
 
@@ -147,29 +171,13 @@ def run_baseline(config: JobConfig, *, samples: int = 8, prompts: int = 16, temp
     job = prepare(config)
     groups = group_rows(job.eval_rows, prompts)
     model = load_model(job.model_path, config.model)
-    per_batch = max(1, config.eval.batch_size // samples)
     started = time.time()
     records: list[dict] = []
     total = sum(map(len, groups.values()))
     for name, rows in groups.items():
-        for start in range(0, len(rows), per_batch):
-            batch = rows[start:start + per_batch]
-            answers = generate(model, job.tokenizer, [row["prompt"] for row in batch],
-                               max_new_tokens=job.max_new_tokens, do_sample=True, temperature=temperature,
-                               num_return_sequences=samples, batch_size=per_batch)
-            paired = [row for row in batch for _ in range(samples)]
-            scores = score(job.accuracy_fn, [a.text for a in answers], paired)
-            for row, answer, value in zip(paired, answers, scores):
-                ops = chain_steps.row_operands(row)
-                records.append({
-                    "stratum": name, "prompt_id": row["id"], "question": row["question"], "answer": row.get("answer"),
-                    "completion": answer.text, "num_tokens": answer.num_tokens, "truncated": answer.truncated,
-                    "correct": verdict(value),
-                    "intermediate_correct": chain_steps.step_counts(answer.text, ops)["intermediate_correct"]
-                    if ops else None,
-                })
-            print(f"[rl-reasoner] baseline: {len(records) // samples}/{total} prompts "
-                  f"({time.time() - started:.0f}s)", flush=True)
+        records += sample_rows(model, job, rows, samples=samples, temperature=temperature, stratum=name)
+        print(f"[rl-reasoner] baseline: {len(records) // samples}/{total} prompts "
+              f"({time.time() - started:.0f}s)", flush=True)
     strata = {name: stratum_stats([r for r in records if r["stratum"] == name], samples) for name in groups}
     summary = {
         "meta": {"config": config.source, "model": config.model.name, "task": config.task.name,

@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("aha", help="print the 'aha' examples of a run")
     p.add_argument("run")
     p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--corrections", action="store_true",
+                   help="instead: the first completions that fix a wrong intermediate result (chained sums)")
 
     p = sub.add_parser("inspect", help="show the sampled completions of one step")
     p.add_argument("run")
@@ -113,6 +115,11 @@ def cmd_report(args):
 def cmd_aha(args):
     from rl_reasoner.report import aha_examples, format_aha
 
+    if args.corrections:
+        from rl_reasoner.growth_report import correction_examples, format_corrections
+
+        print(format_corrections(correction_examples(Path(args.run), limit=args.limit)))
+        return
     print(format_aha(aha_examples(Path(args.run), limit=args.limit)))
 
 

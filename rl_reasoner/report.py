@@ -297,10 +297,6 @@ FIGURES = (
         "metrics.jsonl (behaviour/repetition, behaviour/language_mixing)",
     ),
     FigureSpec("entropy_kl.png", "Entropy and KL", _entropy_kl_panels, "metrics.jsonl (entropy, kl)"),
-    FigureSpec("steps.png", "Intermediate results (chained sums)", growth_report.steps_panels,
-               "metrics.jsonl (behaviour/intermediate_correct, behaviour/equations)"),
-    FigureSpec("strata.png", "Held-out per difficulty stratum", growth_report.strata_panels,
-               "eval.jsonl (accuracy[terms=N], length_terminated[terms=N])"),
 )
 
 
@@ -501,6 +497,7 @@ def write_report(run_dirs: list[Path], out_dir: Path | None = None) -> Path:
         else:
             (out_dir / spec.file_name).unlink(missing_ok=True)  # a stale plot from an earlier report
             plots.append(_no_data(f"{spec.title}: {spec.source} has no data"))
+    plots += growth_report.figures_html(runs, out_dir)  # task-specific plots, only where a run has their data
     sections.append("<h2>Training curves</h2>\n" + "\n".join(plots))
     sections.append(_before_after_section(runs))
     sections.append(_probe_section(runs))

@@ -175,3 +175,48 @@ def test_report_draws_the_growth_plots(tmp_path):
     assert steps_panels(loaded)["correct running totals (training)"][0].values == pytest.approx([0.2, 0.4, 0.6])
     index = write_report([run])
     assert (index.parent / "steps.png").is_file() and (index.parent / "strata.png").is_file()
+
+
+def test_aha_corrections_find_the_first_self_corrected_sum(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    samples = [
+        {"step": 1, "prompt_id": "a", "completion": "3 + 8 = 12 </think> <answer>18</answer>", "correct": False},
+        {"step": 4, "prompt_id": "a", "completion": "3 + 8 = 12, wait, 3 + 8 = 11. 11 + 6 = 17 </think>",
+         "correct": True},
+        {"step": 6, "prompt_id": "a", "completion": "3 + 8 = 10, 8 + 3 = 11 </think>", "correct": True},
+    ]
+    (run / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+    assert main(["aha", str(run), "--corrections"]) == 0
+    out = capsys.readouterr().out
+    assert "step 4" in out and "3 + 8 = 12 -> 3 + 8 = 11" in out and "step 6" not in out
+
+
+def test_one_step_on_chain_sum_with_the_recipe_levers_logs_running_totals_and_strata(tmp_path, tiny_model_dir):
+    import yaml
+
+    from rl_reasoner.config import load_config
+    from rl_reasoner.rundir import read_jsonl
+    from rl_reasoner.train import train
+
+    job = {
+        "model": {"name": str(tiny_model_dir), "dtype": "float32"},
+        "task": {"name": "chain_sum", "params": {"num_train_per_terms": 8, "num_eval_per_terms": 2},
+                 "template": {"base": "r1_zero", "prefill": "<think> Let me solve this step by step."}, "chat": False},
+        "rewards": [{"name": "math_accuracy", "params": {"plain_number_answer": True}},
+                    {"name": "format_reward", "weight": 0.1, "params": {"prefilled_think": True}}],
+        "grpo": {"num_generations": 4, "per_device_train_batch_size": 8, "max_completion_length": 12,
+                 "mask_truncated_completions": True, "loss_type": "dr_grpo", "scale_rewards": "none",
+                 "temperature": 1.0, "beta": 0.0, "logging_steps": 1, "save_steps": 1},
+        "run": {"name": "chain", "output_dir": str(tmp_path / "runs"), "seed": 0, "steps": 1},
+        "behaviour": {"samples_per_step": 2, "num_probes": 0},
+        "eval": {"num_examples": 8, "batch_size": 8},
+    }
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(job))
+    run = train(load_config(path))
+    metrics = list(read_jsonl(run / "metrics.jsonl"))
+    assert "behaviour/intermediate_correct" in metrics[0] and "behaviour/equations" in metrics[0]
+    evals = {(r["step"], r["metric"]) for r in read_jsonl(run / "eval.jsonl")}
+    for step in (0, 1):
+        assert {(step, f"accuracy[terms={n}]") for n in (2, 3, 4, 5)} <= evals
