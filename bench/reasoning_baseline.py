@@ -56,13 +56,15 @@ def measure(args) -> None:
         for name, job in jobs.items():
             set_seed(args.seed)
             rows = group_rows(job.eval_rows, args.prompts)[stratum]
-            records = sample_rows(model, job, rows, samples=args.samples, temperature=1.0, stratum=stratum)
+            records = sample_rows(model, job, rows, samples=args.samples, temperature=args.temperature,
+                                  stratum=stratum)
+            label = name if args.temperature == 1.0 else f"{name}_T{args.temperature:g}"
             with out.open("a") as f:
                 for record in records:
-                    f.write(json.dumps({"variant": name, "samples": args.samples,
+                    f.write(json.dumps({"variant": label, "temperature": args.temperature, "samples": args.samples,
                                         "max_new_tokens": args.max_new_tokens, **record}) + "\n")
             ok = sum(bool(r["correct"]) for r in records)
-            print(f"[bench] terms={stratum} {name}: {ok}/{len(records)} correct ({time.time() - started:.0f}s)",
+            print(f"[bench] terms={stratum} {label}: {ok}/{len(records)} correct ({time.time() - started:.0f}s)",
                   flush=True)
 
 
@@ -88,6 +90,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--strata-order", nargs="+", default=["3", "5", "2", "4"],
                         help="strata measured first (a run cut short still has these)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (GRPO's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="bench/results/reasoning_growth/baseline_templates.jsonl")
     parser.add_argument("--summarize", metavar="JSONL", help="only print the table of an earlier run's file")

@@ -11,8 +11,9 @@ the job's accuracy reward, and print per stratum:
 - the correlation of length with correctness (point-biserial: Pearson's r of tokens with 0/1);
 - correct running totals written per completion (``rl_reasoner.chain_steps``) for chained sums;
 - a verdict: RL sharpens what the model already samples, so length can grow with reward only if correct answers
-  are longer than the model's usual answer. "yes" when the correct completions are longer than the mean
-  completion and r > 0; "no" when they are not; "no signal" when nothing was solved.
+  are longer than the model's usual answer. Judged on terminated completions (one cut off at the budget that ends
+  on the right number is luck): "yes" when the correct ones are longer than the mean and r > 0; "no" when they are
+  not; "no signal" when nothing was solved within the budget.
 
 The numbers, the settings and every completion go to a JSON file (``--out``, default
 ``<run.output_dir>/baseline/<run.name>.json``), so variants (templates, prefills, budgets) can be compared
@@ -59,21 +60,30 @@ def correlation(xs: Sequence[float], ys: Sequence[float]) -> float | None:
 def growth_verdict(stats: dict) -> str:
     """The plain answer for one stratum: can reward pull completions longer here?
 
-    >>> growth_verdict({"correct": 0})
-    'no signal: never correct'
-    >>> growth_verdict({"correct": 5, "length_correct": 60.0, "length_mean": 40.0, "r_length_correct": 0.2})
-    'yes: correct answers are longer (60 vs 40 tokens)'
-    >>> growth_verdict({"correct": 5, "length_correct": 30.0, "length_mean": 40.0, "r_length_correct": -0.1})
-    'no: correct answers are not longer (30 vs 40 tokens)'
+    Judged on *terminated* completions: a completion cut off at the budget that happens to end on the right number
+    (read by a last-number fallback) is luck, and ``mask_truncated_completions`` leaves it out of the loss anyway.
+
+    >>> growth_verdict({"correct": 2, "correct_truncated": 2})
+    'no signal: never correct within the budget (2 correct only when cut off)'
+    >>> growth_verdict({"correct": 5, "length_correct_terminated": 60.0, "length_terminated": 40.0,
+    ...                 "r_length_correct": 0.2})
+    'yes: correct answers are longer (60 vs 40 tokens, terminated)'
+    >>> growth_verdict({"correct": 5, "length_correct_terminated": 30.0, "length_terminated": 40.0,
+    ...                 "r_length_correct": -0.1})
+    'no: correct answers are not longer (30 vs 40 tokens, terminated)'
     """
+    lucky = stats.get("correct_truncated", 0)
     if not stats.get("correct"):
         return "no signal: never correct"
-    longer = stats["length_correct"] > stats["length_mean"]
+    if stats["correct"] == lucky:
+        return f"no signal: never correct within the budget ({lucky} correct only when cut off)"
+    correct, usual = stats["length_correct_terminated"], stats["length_terminated"]
+    longer = correct > usual
     r = stats.get("r_length_correct")
     if longer and (r is None or r > 0):
-        return f"yes: correct answers are longer ({stats['length_correct']:.0f} vs {stats['length_mean']:.0f} tokens)"
+        return f"yes: correct answers are longer ({correct:.0f} vs {usual:.0f} tokens, terminated)"
     return f"no: correct answers are {'longer, but r <= 0' if longer else 'not longer'} " \
-           f"({stats['length_correct']:.0f} vs {stats['length_mean']:.0f} tokens)"
+           f"({correct:.0f} vs {usual:.0f} tokens, terminated)"
 
 
 def stratum_stats(samples: list[dict], k: int) -> dict:
@@ -102,6 +112,8 @@ def stratum_stats(samples: list[dict], k: int) -> dict:
         "length_wrong": _mean([s["num_tokens"] for s in wrong]),
         "length_terminated": _mean([s["num_tokens"] for s in samples if not s["truncated"]]),
         "truncated": _mean([float(s["truncated"]) for s in samples]),
+        "correct_truncated": sum(s["truncated"] for s in correct),
+        "length_correct_terminated": _mean([s["num_tokens"] for s in correct if not s["truncated"]]),
         "r_length_correct": correlation([s["num_tokens"] for s in decided], [float(s["correct"]) for s in decided]),
         "intermediate_correct": _mean(steps),
     }

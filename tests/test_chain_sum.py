@@ -136,6 +136,8 @@ def test_stratum_stats_and_verdict():
     flipped = stratum_stats([{**s, "num_tokens": 80 - s["num_tokens"]} for s in samples[:8]], k=4)
     assert flipped["verdict"].startswith("no:")
     assert growth_verdict({"correct": 0}).startswith("no signal")
+    lucky = stratum_stats([{**s, "truncated": bool(s["correct"])} for s in samples[:8]], k=4)
+    assert lucky["correct_truncated"] == 2 and lucky["verdict"].startswith("no signal")  # cut-off luck is no signal
     assert correlation([1, 2, 3], [0, 0, 0]) is None
 
 
