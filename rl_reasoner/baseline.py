@@ -1,9 +1,9 @@
 """``rl-reasoner baseline CONFIG``: can reasoning grow on this task, with this template, from this model?
 
-Before any training time is spent, sample ``--samples`` answers at temperature ``--temperature`` (1.0: what
-GRPO samples with) for ``--prompts`` held-out problems of each difficulty stratum (the rows' ``terms`` or
-``difficulty`` column; one stratum "all" when there is none) with the job's *untrained* model, score them with
-the job's accuracy reward, and print per stratum:
+Before any training time is spent, sample ``--samples`` answers at temperature ``--temperature`` (default: the
+job's ``grpo.temperature``, what GRPO samples with) for ``--prompts`` held-out problems of each difficulty stratum
+(the rows' ``terms`` or ``difficulty`` column; one stratum "all" when there is none) with the job's *untrained*
+model, score them with the job's accuracy reward, and print per stratum:
 
 - pass@1 and pass@k (unbiased estimator), and the share of prompts solved at least once: is there a signal at all?
   A stratum never solved gives GRPO groups with zero advantage;
@@ -169,9 +169,10 @@ def sample_rows(model, job, rows: list[dict], *, samples: int, temperature: floa
     return records
 
 
-def run_baseline(config: JobConfig, *, samples: int = 8, prompts: int = 16, temperature: float = 1.0,
+def run_baseline(config: JobConfig, *, samples: int = 8, prompts: int = 16, temperature: float | None = None,
                  out: Path | None = None) -> dict:
-    """Sample, score and summarise per stratum (see the module doc); returns the summary written to ``out``."""
+    """Sample, score and summarise per stratum (see the module doc); returns the summary written to ``out``.
+    ``temperature`` None: the job's ``grpo.temperature`` (what training samples with), else 1.0."""
     from transformers import set_seed
 
     from rl_reasoner.model import load_model
@@ -179,6 +180,8 @@ def run_baseline(config: JobConfig, *, samples: int = 8, prompts: int = 16, temp
 
     if samples < 1 or prompts < 0:
         raise ValueError(f"--samples must be >= 1 and --prompts >= 0, got {samples} and {prompts}")
+    if temperature is None:
+        temperature = float(config.grpo.get("temperature", 1.0))
     set_seed(config.run.seed)
     job = prepare(config)
     groups = group_rows(job.eval_rows, prompts)

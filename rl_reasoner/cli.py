@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
     p.add_argument("--samples", type=int, default=8, help="answers per prompt (pass@k's k)")
     p.add_argument("--prompts", type=int, default=16, help="held-out prompts per stratum (0: all)")
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--temperature", type=float, help="sampling temperature (default: grpo.temperature, else 1.0)")
     p.add_argument("--out", help="JSON file (default: <run.output_dir>/baseline/<run.name>.json)")
 
     args = parser.parse_args(argv)
