@@ -21,7 +21,7 @@ import time
 from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
-from rl_reasoner import behaviour
+from rl_reasoner import behaviour, chain_steps, strata
 from rl_reasoner.evaluate import evaluate, generate, score
 from rl_reasoner.preemption import any_rank
 from rl_reasoner.rundir import RunDir
@@ -90,6 +90,8 @@ class BehaviourCallback(TrainerCallback):
         if texts:
             logs.update(behaviour.batch_metrics(texts, num_tokens=lengths, truncated=truncated, correct=correct,
                                                 formatted=formatted, prompts=prompts, markers=self.markers))
+            logs.update(chain_steps.batch_metrics(  # running totals of chained sums; {} for other tasks
+                texts, [chain_steps.row_operands(self.rows_by_prompt.get(p, {})) for p in prompts]))
         self.run.append("metrics", [{"step": step, "time": round(time.time() - self.started, 3), **logs}])
         self.write_samples(step, prompts, texts, rewards, lengths, truncated, correct)
 
@@ -152,6 +154,7 @@ class BehaviourCallback(TrainerCallback):
             self._model(), job.tokenizer, rows, accuracy_fn=job.accuracy_fn, format_fn=job.format_fn,
             max_new_tokens=job.max_new_tokens, k=cfg.k, temperature=cfg.temperature, batch_size=cfg.batch_size,
             markers=self.markers, step=step)
+        metrics.update(strata.eval_metrics(rows, records))  # per difficulty stratum; {} without a stratum column
         task = job.config.task.name
         self.run.append("eval", [{"step": step, "task": task, "metric": m, "value": v} for m, v in metrics.items()])
         self.run.append("eval_samples", records)

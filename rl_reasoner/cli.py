@@ -1,4 +1,4 @@
-"""``rl-reasoner``: train | eval | report | aha | inspect | tasks | difficulty | score."""
+"""``rl-reasoner``: train | eval | report | aha | inspect | tasks | difficulty | baseline | score."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("aha", help="print the 'aha' examples of a run")
     p.add_argument("run")
     p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--corrections", action="store_true",
+                   help="instead: the first completions that fix a wrong intermediate result (chained sums)")
 
     p = sub.add_parser("inspect", help="show the sampled completions of one step")
     p.add_argument("run")
@@ -47,6 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gold", help="the gold answer (the 'answer' column)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a reward parameter (repeatable)")
     p.add_argument("--column", action="append", default=[], metavar="KEY=VALUE", help="a dataset column (repeatable)")
+
+    p = sub.add_parser("baseline", help="step-0 diagnostics per difficulty: can reasoning length grow with reward?")
+    p.add_argument("config")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+    p.add_argument("--samples", type=int, default=8, help="answers per prompt (pass@k's k)")
+    p.add_argument("--prompts", type=int, default=16, help="held-out prompts per stratum (0: all)")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default: grpo.temperature, else 1.0)")
+    p.add_argument("--out", help="JSON file (default: <run.output_dir>/baseline/<run.name>.json)")
 
     args = parser.parse_args(argv)
     try:
@@ -112,6 +122,11 @@ def cmd_report(args):
 def cmd_aha(args):
     from rl_reasoner.report import aha_examples, format_aha
 
+    if args.corrections:
+        from rl_reasoner.growth_report import correction_examples, format_corrections
+
+        print(format_corrections(correction_examples(Path(args.run), limit=args.limit)))
+        return
     print(format_aha(aha_examples(Path(args.run), limit=args.limit)))
 
 
@@ -143,8 +158,17 @@ def cmd_score(args):
     return run(args)
 
 
+@_wrap
+def cmd_baseline(args):
+    from rl_reasoner.baseline import run_baseline
+    from rl_reasoner.config import load_config
+
+    run_baseline(load_config(args.config, args.overrides), samples=args.samples, prompts=args.prompts,
+                 temperature=args.temperature, out=Path(args.out) if args.out else None)
+
+
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "aha": cmd_aha, "inspect": cmd_inspect,
-            "tasks": cmd_tasks, "difficulty": cmd_difficulty, "score": cmd_score}
+            "tasks": cmd_tasks, "difficulty": cmd_difficulty, "baseline": cmd_baseline, "score": cmd_score}
 
 if __name__ == "__main__":
     sys.exit(main())

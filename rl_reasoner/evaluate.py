@@ -172,6 +172,9 @@ def run_eval(target: Path, checkpoint: str | None = None, overrides: list[str] |
     metrics, records = evaluate(model, job.tokenizer, rows, accuracy_fn=job.accuracy_fn, format_fn=job.format_fn,
                                 max_new_tokens=job.max_new_tokens, k=config.eval.k,
                                 temperature=config.eval.temperature, batch_size=config.eval.batch_size, step=step)
+    from rl_reasoner.strata import eval_metrics as stratum_metrics
+
+    metrics.update(stratum_metrics(rows, records))  # per difficulty stratum; {} without a stratum column
     width = max(map(len, metrics))
     for name, value in metrics.items():
         print(f"  {name:<{width}}  {value:.4f}")

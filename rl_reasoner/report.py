@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from rl_reasoner import growth_report
 from rl_reasoner.behaviour import DEFAULT_MARKERS, REFLECTION, load_markers, matched_markers
 from rl_reasoner.rundir import read_jsonl
 
@@ -496,6 +497,7 @@ def write_report(run_dirs: list[Path], out_dir: Path | None = None) -> Path:
         else:
             (out_dir / spec.file_name).unlink(missing_ok=True)  # a stale plot from an earlier report
             plots.append(_no_data(f"{spec.title}: {spec.source} has no data"))
+    plots += growth_report.figures_html(runs, out_dir)  # task-specific plots, only where a run has their data
     sections.append("<h2>Training curves</h2>\n" + "\n".join(plots))
     sections.append(_before_after_section(runs))
     sections.append(_probe_section(runs))

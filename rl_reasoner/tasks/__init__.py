@@ -77,9 +77,10 @@ def describe_all() -> str:
 
 
 def _register_builtins() -> None:
-    from rl_reasoner.tasks import arithmetic, code_data, countdown, math_data, reasoning_gym
+    from rl_reasoner.tasks import arithmetic, chain_sum, code_data, countdown, math_data, reasoning_gym
 
     register(arithmetic.SPEC)
+    register(chain_sum.SPEC)
     register(countdown.SPEC)
     for spec in math_data.SPECS + code_data.SPECS:
         register(spec)

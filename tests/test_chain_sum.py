@@ -1,0 +1,224 @@
+"""The reasoning-growth pieces: the chain_sum task, running-total checks, per-stratum metrics, step-0 diagnostics
+(without a model), the report's growth plots and the `baseline` command's input errors."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+
+import pytest
+
+from rl_reasoner import chain_steps, strata
+from rl_reasoner.baseline import correlation, growth_verdict, stratum_stats
+from rl_reasoner.cli import main
+from rl_reasoner.growth_report import steps_panels, strata_panels
+from rl_reasoner.report import load_run, write_report
+from rl_reasoner.tasks import TaskError, get
+
+
+# -- task ------------------------------------------------------------------------------------------------------
+
+
+def test_chain_sum_mixes_every_length_and_holds_out_a_stratified_split():
+    data = get("chain_sum").load({}, seed=0)
+    assert Counter(r["terms"] for r in data.eval) == {2: 50, 3: 50, 4: 50, 5: 50}
+    assert Counter(r["terms"] for r in data.train) == {2: 50, 3: 200, 4: 200, 5: 200}  # 100 two-term sums in all
+    assert {r["question"] for r in data.train}.isdisjoint(r["question"] for r in data.eval)
+    # the first N held-out rows stay stratified (eval.num_examples takes the first N)
+    assert [r["terms"] for r in data.eval[:8]] == [2, 3, 4, 5, 2, 3, 4, 5]
+    # the easy items are mixed in, not in a block
+    assert len({r["terms"] for r in data.train[:20]}) >= 3
+    for row in data.train[:50] + data.eval[:50]:
+        assert len(row["operands"]) == row["terms"]
+        assert row["answer"] == str(sum(row["operands"]))
+        assert row["question"] == "What is " + " + ".join(map(str, row["operands"])) + "?"
+        assert all(0 <= v <= 9 for v in row["operands"])
+
+
+def test_chain_sum_eval_split_is_the_same_for_every_run_seed_and_training_differs():
+    a, b = get("chain_sum").load({}, seed=0), get("chain_sum").load({}, seed=1)
+    assert [r["id"] for r in a.eval] == [r["id"] for r in b.eval]
+    assert [r["id"] for r in a.train] != [r["id"] for r in b.train]
+
+
+def test_chain_sum_large_spaces_are_sampled_and_too_small_ones_are_refused():
+    data = get("chain_sum").load({"min_terms": 6, "max_terms": 6, "num_train_per_terms": 30,
+                                  "num_eval_per_terms": 10}, seed=0)
+    assert len(data.train) == 30 and len(data.eval) == 10
+    with pytest.raises(TaskError, match="num_eval_per_terms"):
+        get("chain_sum").load({"max_terms": 2, "min_value": 1, "max_value": 3, "num_eval_per_terms": 9}, seed=0)
+    with pytest.raises(TaskError, match="min_terms"):
+        get("chain_sum").load({"min_terms": 4, "max_terms": 3}, seed=0)
+
+
+# -- running totals --------------------------------------------------------------------------------------------
+
+
+def _worked_chain(operands, mistake_at=None):
+    """A think block that adds the chain step by step (optionally off by one at one step) and answers."""
+    total, lines = operands[0], []
+    for i, value in enumerate(operands[1:], start=1):
+        result = total + value + (1 if i == mistake_at else 0)
+        lines.append(f"{total} + {value} = {result}")
+        total = result
+    return "<think> " + ". ".join(lines) + f" </think> <answer>{total}</answer>"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_correct_worked_chain_reaches_every_running_total(seed):
+    rng = random.Random(seed)
+    operands = [rng.randint(0, 9) for _ in range(rng.randint(3, 5))]
+    counts = chain_steps.step_counts(_worked_chain(operands), operands)
+    assert counts["equations"] == len(operands) - 1
+    assert counts["equations_wrong"] == 0
+    assert counts["intermediate_correct"] == counts["intermediate_possible"] == len(
+        set(chain_steps.running_totals(operands)))
+
+
+def test_a_slip_breaks_the_running_totals_after_it():
+    operands = [3, 8, 6, 2, 5]  # totals 11, 17, 19
+    counts = chain_steps.step_counts(_worked_chain(operands, mistake_at=2), operands)  # 11 + 6 = 18
+    assert counts["equations_wrong"] == 1
+    assert counts["intermediate_correct"] == 1  # only 11; 18 + 2 = 20 is right arithmetic but not a total
+
+
+def test_only_the_think_block_counts_and_restating_the_question_is_no_intermediate_result():
+    operands = [3, 8, 6]
+    assert chain_steps.step_counts("3 + 8 + 6 = 17</think> <answer>3 + 8 = 11</answer>", operands) == {
+        "equations": 1, "equations_wrong": 0, "intermediate_correct": 0, "intermediate_possible": 1}
+    assert chain_steps.step_counts("The answer is 17", operands)["equations"] == 0
+
+
+def test_corrections_find_a_wrong_result_fixed_later():
+    assert chain_steps.corrections("3 + 8 = 12, no wait, 3 + 8 = 11 </think>") == [(((3, 8), 12), ((3, 8), 11))]
+    assert chain_steps.corrections("3 + 8 = 12, so 12 + 1 = 13") == []
+
+
+def test_batch_metrics_are_empty_for_tasks_without_chains():
+    assert chain_steps.batch_metrics(["7"], [None]) == {}
+    assert chain_steps.row_operands({"question": "What is 7 * 2?"}) is None
+
+
+# -- per-stratum held-out metrics ------------------------------------------------------------------------------
+
+
+def test_eval_metrics_split_accuracy_and_terminated_length_by_stratum():
+    rows = get("chain_sum").load({"num_eval_per_terms": 2}, seed=0).eval
+    records = []
+    for i, row in enumerate(rows):
+        worked = row["terms"] == 5
+        completion = _worked_chain(row["operands"]) if worked else "<answer>0</answer>"
+        records.append({"completion": completion, "correct": worked, "num_tokens": 40 if worked else 5,
+                        "truncated": i == len(rows) - 1})
+    metrics = strata.eval_metrics(rows, records)
+    assert metrics["accuracy[terms=5]"] == 1.0 and metrics["accuracy[terms=2]"] == 0.0
+    assert metrics["length_terminated[terms=5]"] == 40.0  # the truncated one (the last row) is left out
+    assert metrics["intermediate_correct[terms=5]"] >= 1.0
+    assert metrics["intermediate_correct[terms=2]"] == 0.0
+    assert strata.eval_metrics([{"answer": "1"}], [records[0]]) == {}
+
+
+# -- step-0 diagnostics ----------------------------------------------------------------------------------------
+
+
+def test_stratum_stats_and_verdict():
+    samples = [{"prompt_id": f"p{i // 4}", "correct": i % 4 == 0, "num_tokens": 60 if i % 4 == 0 else 20,
+                "truncated": False, "intermediate_correct": 1 if i % 4 == 0 else 0} for i in range(8)]
+    samples.append({"prompt_id": "p1", "correct": None, "num_tokens": 128, "truncated": True,
+                    "intermediate_correct": 0})
+    stats = stratum_stats(samples, k=4)
+    assert stats["correct"] == 2 and stats["undecided"] == 1 and stats["solved_prompts"] == 2
+    assert stats["pass@1"] == pytest.approx(2 / 9)
+    assert stats["length_correct"] == 60 and stats["length_wrong"] == 20
+    assert stats["r_length_correct"] == pytest.approx(1.0)
+    assert stats["verdict"].startswith("yes")
+    flipped = stratum_stats([{**s, "num_tokens": 80 - s["num_tokens"]} for s in samples[:8]], k=4)
+    assert flipped["verdict"].startswith("no:")
+    assert growth_verdict({"correct": 0}).startswith("no signal")
+    lucky = stratum_stats([{**s, "truncated": bool(s["correct"])} for s in samples[:8]], k=4)
+    assert lucky["correct_truncated"] == 2 and lucky["verdict"].startswith("no signal")  # cut-off luck is no signal
+    assert correlation([1, 2, 3], [0, 0, 0]) is None
+
+
+def test_baseline_command_reports_a_missing_config_as_one_error(capsys):
+    assert main(["baseline", "configs/no_such.yaml"]) == 2
+    assert "no such config file" in capsys.readouterr().err
+
+
+def test_chain_sum_recipe_loads_with_its_levers():
+    from rl_reasoner.config import load_config
+    from rl_reasoner.templates import get_template
+
+    config = load_config("configs/chain_sum.yaml", ["task.template.prefill=<think> Let me solve this step by step."])
+    assert config.task.name == "chain_sum"
+    assert get_template(config.task.template).prefill == "<think> Let me solve this step by step."
+    grpo = config.grpo
+    assert grpo["max_completion_length"] >= 128 and grpo["mask_truncated_completions"] is True
+    assert grpo["loss_type"] in ("dr_grpo", "dapo") and grpo["scale_rewards"] == "none"
+    assert 0.0 < grpo["temperature"] <= 1.0 and grpo["beta"] == 0.0
+    assert [r.weight for r in config.rewards if r.name == "format_reward"] == [0.1]
+
+
+# -- report ----------------------------------------------------------------------------------------------------
+
+
+def test_report_draws_the_growth_plots(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("".join(json.dumps(
+        {"step": s, "reward": 0.1 * s, "behaviour/intermediate_correct": 0.2 * s, "behaviour/equations": s}) + "\n"
+        for s in (1, 2, 3)))
+    (run / "eval.jsonl").write_text("".join(json.dumps({"step": s, "task": "chain_sum", "metric": m, "value": v}) + "\n"
+                                            for s in (0, 3) for m, v in (("accuracy", 0.5), ("accuracy[terms=2]", 0.9),
+                                                                          ("accuracy[terms=10]", 0.1))))
+    loaded = load_run(run)
+    assert [c.label for c in strata_panels(loaded)["held-out accuracy per stratum"]] == ["terms=2", "terms=10"]
+    assert steps_panels(loaded)["correct running totals (training)"][0].values == pytest.approx([0.2, 0.4, 0.6])
+    index = write_report([run])
+    assert (index.parent / "steps.png").is_file() and (index.parent / "strata.png").is_file()
+
+
+def test_aha_corrections_find_the_first_self_corrected_sum(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    samples = [
+        {"step": 1, "prompt_id": "a", "completion": "3 + 8 = 12 </think> <answer>18</answer>", "correct": False},
+        {"step": 4, "prompt_id": "a", "completion": "3 + 8 = 12, wait, 3 + 8 = 11. 11 + 6 = 17 </think>",
+         "correct": True},
+        {"step": 6, "prompt_id": "a", "completion": "3 + 8 = 10, 8 + 3 = 11 </think>", "correct": True},
+    ]
+    (run / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+    assert main(["aha", str(run), "--corrections"]) == 0
+    out = capsys.readouterr().out
+    assert "step 4" in out and "3 + 8 = 12 -> 3 + 8 = 11" in out and "step 6" not in out
+
+
+def test_one_step_on_chain_sum_with_the_recipe_levers_logs_running_totals_and_strata(tmp_path, tiny_model_dir):
+    import yaml
+
+    from rl_reasoner.config import load_config
+    from rl_reasoner.rundir import read_jsonl
+    from rl_reasoner.train import train
+
+    job = {
+        "model": {"name": str(tiny_model_dir), "dtype": "float32"},
+        "task": {"name": "chain_sum", "params": {"num_train_per_terms": 8, "num_eval_per_terms": 2},
+                 "template": {"base": "r1_zero", "prefill": "<think> Let me solve this step by step."}, "chat": False},
+        "rewards": [{"name": "math_accuracy", "params": {"plain_number_answer": True}},
+                    {"name": "format_reward", "weight": 0.1, "params": {"prefilled_think": True}}],
+        "grpo": {"num_generations": 4, "per_device_train_batch_size": 8, "max_completion_length": 12,
+                 "mask_truncated_completions": True, "loss_type": "dr_grpo", "scale_rewards": "none",
+                 "temperature": 1.0, "beta": 0.0, "logging_steps": 1, "save_steps": 1},
+        "run": {"name": "chain", "output_dir": str(tmp_path / "runs"), "seed": 0, "steps": 1},
+        "behaviour": {"samples_per_step": 2, "num_probes": 0},
+        "eval": {"num_examples": 8, "batch_size": 8},
+    }
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(job))
+    run = train(load_config(path))
+    metrics = list(read_jsonl(run / "metrics.jsonl"))
+    assert "behaviour/intermediate_correct" in metrics[0] and "behaviour/equations" in metrics[0]
+    evals = {(r["step"], r["metric"]) for r in read_jsonl(run / "eval.jsonl")}
+    for step in (0, 1):
+        assert {(step, f"accuracy[terms={n}]") for n in (2, 3, 4, 5)} <= evals
