@@ -44,6 +44,8 @@ def wilson(proportion: float, n: int) -> Interval:
 
     >>> str(wilson(0.5, 60)), str(wilson(0.0, 10))
     ('0.500 [0.377, 0.623]', '0.000 [0.000, 0.278]')
+    >>> all(wilson(p / 7, 7).low <= p / 7 <= wilson(p / 7, 7).high for p in range(8))
+    True
     """
     if n <= 0:
         raise ValueError(f"an interval needs at least one example, got n={n}")
@@ -52,7 +54,7 @@ def wilson(proportion: float, n: int) -> Interval:
     z2 = Z95 * Z95
     centre = (proportion + z2 / (2 * n)) / (1 + z2 / n)
     half = Z95 * math.sqrt(proportion * (1 - proportion) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return Interval(proportion, max(0.0, centre - half), min(1.0, centre + half), n)
+    return Interval(proportion, max(0.0, min(proportion, centre - half)), min(1.0, max(proportion, centre + half)), n)
 
 
 def t95(df: int) -> float:
