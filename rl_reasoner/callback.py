@@ -101,6 +101,8 @@ class BehaviourCallback(TrainerCallback):
         if texts:
             logs.update(behaviour.batch_metrics(texts, num_tokens=lengths, truncated=truncated, correct=correct,
                                                 formatted=formatted, prompts=prompts, markers=self.markers))
+            if self.job.accuracy_name in rewards:  # never folded into right or wrong: counted on its own
+                logs["behaviour/undecided_rate"] = sum(c is None for c in correct) / len(correct)
         self.run.append("metrics", [{"step": step, "time": round(time.time() - self.started, 3), **logs}])
         self.write_samples(step, prompts, texts, rewards, lengths, truncated, correct)
 
@@ -283,6 +285,8 @@ class SummaryProgress(ProgressCallback):
         for label, key in (("accuracy", self.accuracy_key), ("format", self.format_key)):
             if logs.get(key) is not None:
                 parts.append(f"{label} {logs[key]:.2f}")
+        if logs.get("behaviour/undecided_rate"):
+            parts.append(f"undecided {logs['behaviour/undecided_rate']:.2f}")
         if logs.get("completions/mean_length") is not None:
             parts.append(f"length {logs['completions/mean_length']:.1f}")
         if logs.get("behaviour/reflection_rate") is not None:
