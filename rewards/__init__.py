@@ -19,6 +19,7 @@ from rewards.format import format_reward
 from rewards.math_reward import math_accuracy
 from rewards.registry import BoundReward, UnknownRewardError, available, build, get, register
 from rewards import shaping  # noqa: F401  (registers TRL's shaping rewards by name)
+from rewards import answers  # noqa: F401  (canonical answers and lenient readings for evaluation)
 
 __all__ = [
     "BoundReward",

@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 ENTRY_POINT_GROUP = "rl_reasoner.rewards"
 TRL_EXTRAS = frozenset({"completions", "prompts", "completion_ids", "trainer_state", "log_extra", "log_metric"})
 """Arguments TRL passes to every reward; they cannot be set from a config."""
+ANSWER_READERS = ("canonical_answer", "lenient_scores")
+"""Optional attributes of a reward that evaluation reads (see `rewards/answers.py`); `build` binds the params."""
 _OPTIONAL_BUILTINS = ("rewards.reasoning_gym",)
 """Modules of this package that register rewards, imported on the first lookup if they exist."""
 
@@ -144,6 +146,9 @@ class BoundReward:
         self.__qualname__ = name
         self.function = function
         self.params = dict(params)
+        for reader in ANSWER_READERS:  # kept with the params bound, as the call binds them (rewards/answers.py)
+            if callable(getattr(function, reader, None)):
+                setattr(self, reader, functools.partial(_with_params, getattr(function, reader), self.params))
 
     def __call__(self, completions: list, **kwargs: Any) -> list[float | None]:
         log_extra = kwargs.get("log_extra")
@@ -157,6 +162,10 @@ class BoundReward:
 
     def __reduce__(self):
         return (BoundReward, (self.__name__, self.function, self.params))
+
+
+def _with_params(function: Callable, params: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:
+    return function(*args, **{**kwargs, **params})
 
 
 def _log_reason_as(name: str, log_extra: Callable[[str, list], None], column: str, values: list) -> None:

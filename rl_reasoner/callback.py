@@ -9,20 +9,29 @@ Each logged step it
 3. prints a one-line summary under the progress bar.
 
 Every ``behaviour.probe_every`` steps it answers the fixed probe prompts (greedy) into ``samples.jsonl``, and at
-step 0, every ``eval.every`` steps and at the end it evaluates on the held-out split into ``eval.jsonl``.
-Only the main process writes.
+step 0, every ``eval.every`` steps and at the end it evaluates on the held-out split into ``eval.jsonl``; at the end
+it prints what changed since step 0 and whether it is beyond noise (``rl_reasoner.change``).
+
+Evaluation and probes are collective: every process answers its share of the prompts (equal shares, so that
+ZeRO-3 / FSDP forward passes and vLLM's server mode stay in step) with the trainer's own generation path (its vLLM
+engine with ``use_vllm``, else the unwrapped model, ZeRO-3 weights gathered as TRL does for its own generation), and
+the main process gathers the scored records and writes.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from contextlib import contextmanager
 
 from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
 from rl_reasoner import behaviour, chain_steps, strata
-from rl_reasoner.evaluate import evaluate, generate, score
+from rl_reasoner.change import format_changes, paired_changes
+from rl_reasoner.correct import verdict
+from rl_reasoner.evaluate import (behaviour_of, console_line, generate, generate_vllm, metric_records, score,
+                                  score_examples, summarize)
 from rl_reasoner.preemption import any_rank
 from rl_reasoner.rundir import RunDir
 
@@ -71,6 +80,8 @@ class BehaviourCallback(TrainerCallback):
     def on_train_end(self, args, state, control, **kwargs):
         if self.last_eval_step != state.global_step:
             self.evaluate(state.global_step)
+        if self._is_main():
+            self.print_changes()
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs is None or "reward" not in logs or not state.is_world_process_zero:
@@ -92,6 +103,8 @@ class BehaviourCallback(TrainerCallback):
                                                 formatted=formatted, prompts=prompts, markers=self.markers))
             logs.update(chain_steps.batch_metrics(  # running totals of chained sums; {} for other tasks
                 texts, [chain_steps.row_operands(self.rows_by_prompt.get(p, {})) for p in prompts]))
+            if self.job.accuracy_name in rewards:  # never folded into right or wrong: counted on its own
+                logs["behaviour/undecided_rate"] = sum(c is None for c in correct) / len(correct)
         self.run.append("metrics", [{"step": step, "time": round(time.time() - self.started, 3), **logs}])
         self.write_samples(step, prompts, texts, rewards, lengths, truncated, correct)
 
@@ -124,66 +137,140 @@ class BehaviourCallback(TrainerCallback):
         self.run.append("samples", records)
 
     def sample_probes(self, step: int) -> None:
-        if not self._can_generate():
-            return
         job = self.job
-        texts = [g for g in generate(self._model(), job.tokenizer, [r["prompt"] for r in self.probes],
-                                     max_new_tokens=job.max_new_tokens)]
-        completions = [g.text for g in texts]
-        scores = {fn.__name__: score(fn, completions, self.probes) for fn in job.reward_funcs}
+        with self.generator() as generate_fn:
+            shard, pad = self._shard(self.probes)
+            generations = generate_fn([r["prompt"] for r in shard], do_sample=False, temperature=1.0,
+                                      num_return_sequences=1)
+        texts, ids = [g.text for g in generations], [g.ids for g in generations]
+        scores = {fn.__name__: score(fn, texts, shard, completion_ids=ids) for fn in job.reward_funcs}
         records = []
-        for i, (row, gen) in enumerate(zip(self.probes, texts)):
+        for i, (row, gen) in enumerate(zip(shard, generations)):
             rewards = {name: values[i] for name, values in scores.items()}
-            acc = rewards.get(job.accuracy_name)
             records.append({
                 "step": step, "prompt_id": row["id"], "prompt": row["prompt"], "completion": gen.text,
                 "answer": row.get("answer"), "rewards": rewards, "reasons": {},
                 "flags": behaviour.marker_flags(gen.text, self.markers), "num_tokens": gen.num_tokens,
-                "truncated": gen.truncated, "correct": None if acc is None else acc == 1.0, "probe": True,
+                "truncated": gen.truncated, "correct": verdict(rewards.get(job.accuracy_name)), "probe": True,
             })
-        self.run.append("samples", records)
+        records = self._gather(records[:len(records) - pad])
+        if self._is_main():
+            self.run.append("samples", records)
 
-    def evaluate(self, step: int) -> dict[str, float] | None:
-        if not self._can_generate():
-            return None
+    def evaluate(self, step: int) -> dict[str, dict] | None:
+        """Evaluate on the held-out split (every process its share); the main process writes and returns the
+        summary (``rl_reasoner.evaluate.summarize``), the others return None."""
         job = self.job
         cfg = job.config.eval
         rows = job.eval_rows[: cfg.num_examples or None]
         t0 = time.time()
-        metrics, records = evaluate(
-            self._model(), job.tokenizer, rows, accuracy_fn=job.accuracy_fn, format_fn=job.format_fn,
-            max_new_tokens=job.max_new_tokens, k=cfg.k, temperature=cfg.temperature, batch_size=cfg.batch_size,
-            markers=self.markers, step=step)
-        metrics.update(strata.eval_metrics(rows, records))  # per difficulty stratum; {} without a stratum column
-        task = job.config.task.name
-        self.run.append("eval", [{"step": step, "task": task, "metric": m, "value": v} for m, v in metrics.items()])
-        self.run.append("eval_samples", records)
+        shard, pad = self._shard(rows)
+        with self.generator() as generate_fn:
+            records = score_examples(generate_fn, shard, accuracy_fn=job.accuracy_fn, format_fn=job.format_fn,
+                                     k=cfg.k, samples=cfg.samples, temperature=cfg.temperature, step=step)
+        records = self._gather(records[:len(records) - pad])
         self.last_eval_step = step
-        print(f"[rl-reasoner] eval step {step}: accuracy {metrics['accuracy']:.3f} on {len(rows)} held-out "
-              f"{task} examples ({time.time() - t0:.0f}s)", flush=True)
-        return metrics
+        if not self._is_main():
+            return None
+        summary = summarize(records, k=cfg.k)
+        task = job.config.task.name
+        extra = behaviour_of(records, rows, self.markers)
+        extra.update(strata.eval_metrics(rows, records))  # per difficulty stratum; {} without a stratum column
+        self.run.append("eval", metric_records(summary, extra, step=step, task=task))
+        self.run.append("eval_samples", records)
+        print(f"[rl-reasoner] eval step {step} on {len(records)} held-out {task} examples ({time.time() - t0:.0f}s), "
+              f"95% intervals: {console_line(summary)}", flush=True)
+        return summary
+
+    def print_changes(self) -> None:
+        """At the end of the job: what changed since the first evaluation, with intervals, and whether beyond noise."""
+        records = [r for r in self.run.read("eval_samples") if "checkpoint" not in r]
+        steps = sorted({r["step"] for r in records})
+        if len(steps) < 2:
+            return
+        first = [r for r in records if r["step"] == steps[0]]
+        last = [r for r in records if r["step"] == steps[-1]]
+        changes = paired_changes(first, last, temperature=self.job.config.eval.temperature)
+        if changes:
+            print(format_changes(changes, steps[0], steps[-1]), flush=True)
+
+    # -- generation across processes ------------------------------------------------------------------------------
+
+    @contextmanager
+    def generator(self):
+        """``generate_fn(prompts, do_sample, temperature, num_return_sequences)`` for this process, through the
+        trainer's vLLM engine (its weights synced to the current step first) or the unwrapped model."""
+        trainer, job = self.trainer, self.job
+        max_new_tokens = job.max_new_tokens
+        batch_size = job.config.eval.batch_size
+        if trainer is not None and getattr(trainer, "use_vllm", False):
+            if trainer.state.global_step != getattr(trainer, "_last_loaded_step", None):
+                trainer.vllm_generation.sync_weights()
+                trainer._last_loaded_step = trainer.state.global_step
+
+            def through_vllm(prompts, *, do_sample, temperature, num_return_sequences):
+                return generate_vllm(trainer.vllm_generation, job.tokenizer, prompts, max_new_tokens=max_new_tokens,
+                                     do_sample=do_sample, temperature=temperature,
+                                     num_return_sequences=num_return_sequences,
+                                     eos_ids=getattr(trainer, "eos_token_ids", ()) or ())
+            yield through_vllm
+            return
+        with self._generation_model() as model:
+            def through_model(prompts, *, do_sample, temperature, num_return_sequences):
+                per_batch = batch_size if num_return_sequences == 1 else max(1, batch_size // num_return_sequences)
+                return generate(model, job.tokenizer, prompts, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                                temperature=temperature, num_return_sequences=num_return_sequences,
+                                batch_size=per_batch)
+            yield through_model
+
+    @contextmanager
+    def _generation_model(self):
+        trainer = self.trainer
+        if trainer is None:
+            raise RuntimeError("the behaviour callback needs the trainer to generate")
+        from trl.models import unwrap_model_for_generation
+
+        dist = getattr(trainer, "_dist", None)
+        with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator,
+                                         gather_deepspeed3_params=trainer.args.ds3_gather_for_generation) as model:
+            if dist is None:
+                yield model
+            else:
+                with dist.summon_full_params(trainer.model_wrapped, recurse=False):
+                    yield model
+
+    def _world(self) -> tuple[int, int]:
+        if self.trainer is None:
+            return 0, 1
+        return self.trainer.accelerator.process_index, self.trainer.accelerator.num_processes
+
+    def _shard(self, rows: list[dict]) -> tuple[list[dict], int]:
+        """This process's share of the rows (every n-th), padded with repeats to the same length on every process
+        (the padding's results are dropped); returns (rows, padding)."""
+        rank, world = self._world()
+        share = rows[rank::world]
+        size = -(-len(rows) // world)
+        filler = share[-1:] or rows[:1]
+        return share + filler * (size - len(share)), size - len(share)
+
+    def _gather(self, records: list[dict]) -> list[dict]:
+        """Every process's records on the main process, in the held-out order (rank r held rows r, r + n, ...)."""
+        rank, world = self._world()
+        if world == 1:
+            return records
+        from accelerate.utils import gather_object
+
+        shares = gather_object([records])
+        out = []
+        for i in range(max(map(len, shares), default=0)):
+            out += [share[i] for share in shares if i < len(share)]
+        return out
 
     def _model(self):
         return self.trainer.accelerator.unwrap_model(self.trainer.model)
 
     def _is_main(self) -> bool:
         return self.trainer is None or self.trainer.accelerator.is_main_process
-
-    def _can_generate(self) -> bool:
-        """Main process only, and only where it holds whole weights: under ZeRO-3 / FSDP the weights are sharded
-        and a generation on one rank would hang, so in-training evaluation and probes are skipped there (once
-        said); evaluate the saved checkpoints with ``rl-reasoner eval`` instead."""
-        if not self._is_main():
-            return False
-        trainer = self.trainer
-        sharded = trainer is not None and (getattr(trainer, "is_fsdp_enabled", False) or (
-            getattr(trainer, "is_deepspeed_enabled", False)
-            and trainer.accelerator.state.deepspeed_plugin.zero_stage == 3))
-        if sharded and not getattr(self, "_warned_sharded", False):
-            self._warned_sharded = True
-            print("[rl-reasoner] weights are sharded (ZeRO-3/FSDP): in-training evaluation and probes are skipped; "
-                  "run `rl-reasoner eval RUN --checkpoint ...` on the saved checkpoints", flush=True)
-        return not sharded
 
 
 class SummaryProgress(ProgressCallback):
@@ -201,6 +288,8 @@ class SummaryProgress(ProgressCallback):
         for label, key in (("accuracy", self.accuracy_key), ("format", self.format_key)):
             if logs.get(key) is not None:
                 parts.append(f"{label} {logs[key]:.2f}")
+        if logs.get("behaviour/undecided_rate"):
+            parts.append(f"undecided {logs['behaviour/undecided_rate']:.2f}")
         if logs.get("completions/mean_length") is not None:
             parts.append(f"length {logs['completions/mean_length']:.1f}")
         if logs.get("behaviour/reflection_rate") is not None:
@@ -217,4 +306,4 @@ def _text(completion) -> str:
 def _flags(values, n: int) -> list[bool | None]:
     if values is None:
         return [None] * n
-    return [None if v != v else v == 1.0 for v in values]  # NaN (unscorable) → None
+    return [verdict(v) for v in values]  # NaN (unscorable) → None

@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override one config value (repeatable), e.g. --set run.steps=10")
     p.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    p.add_argument("--seeds", metavar="S,S,...", help="train once per seed, in sequence, into runs/<name>/seed-<s>/ "
+                   "(e.g. 0,1,2); `rl-reasoner report runs/<name>` aggregates them")
 
     p = sub.add_parser("eval", help="score a model on the task's held-out split")
     p.add_argument("target", help="a run directory or a config file")
@@ -24,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
 
     p = sub.add_parser("report", help="write report/index.html with plots for one or more runs")
-    p.add_argument("runs", nargs="+", help="run directories (several: drawn on the same axes)")
+    p.add_argument("runs", nargs="+", help="run directories (several: drawn on the same axes; a directory of "
+                   "seed-<s>/ runs from `train --seeds`: aggregated across seeds)")
     p.add_argument("--out", help="output directory (default: <first run>/report)")
 
     p = sub.add_parser("aha", help="print the 'aha' examples of a run")
@@ -97,9 +100,18 @@ def _wrap(fn):
 
 @_wrap
 def cmd_train(args):
-    from rl_reasoner.config import load_config
+    from rl_reasoner.config import ConfigError, load_config
     from rl_reasoner.train import train
 
+    if args.seeds is not None:
+        from rl_reasoner.seeds import parse_seeds, train_seeds
+
+        try:
+            seeds = parse_seeds(args.seeds)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        train_seeds(args.config, args.overrides, seeds, resume=args.resume)
+        return
     train(load_config(args.config, args.overrides), resume=args.resume)
 
 

@@ -64,6 +64,14 @@ class RewardSpec:
     """Weight of this reward in the sum GRPO normalises per group."""
     params: dict = field(default_factory=dict)
     """Keyword arguments bound to the reward function."""
+    label: str | None = None
+    """The name this reward goes by in metrics (``rewards/<label>/mean``), samples, ``run.accuracy_reward`` and
+    ``run.format_reward``. ``None``: ``name``. Needed to use one reward twice (e.g. with two sets of params)."""
+
+    @property
+    def key(self) -> str:
+        """The reward's name in the job: its label, else its name."""
+        return self.label or self.name
 
 
 @dataclass
@@ -82,7 +90,8 @@ class RunConfig:
     accuracy_reward: str | None = None
     """The reward whose value 1.0 means "correct" (behaviour metrics, evaluation). ``None``: the first reward."""
     format_reward: str | None = "format_reward"
-    """The reward whose value 1.0 means "well formatted" (format adherence); ignored when not configured."""
+    """The reward whose value 1.0 means "well formatted" (format adherence, accuracy requiring the format). The
+    default is ignored when the job has no reward of that name; any other value must name one of the rewards."""
 
 
 @dataclass
@@ -106,7 +115,10 @@ class EvalConfig:
     num_examples: int = 100
     """Held-out examples used (the first N of the eval split; 0: all)."""
     k: int = 0
-    """Samples per example for pass@k and maj@k (0: greedy accuracy only)."""
+    """The k of pass@k and maj@k (0: greedy metrics only). pass@j is also reported for the powers of two below k."""
+    samples: int = 0
+    """Answers sampled per example to estimate pass@k (unbiased estimator) and maj@k (mean over disjoint groups of
+    k); must be at least k. 0: ``4 * k``."""
     temperature: float = 1.0
     """Sampling temperature for pass@k / maj@k."""
     max_new_tokens: int | None = None
@@ -346,6 +358,16 @@ def _check_values(cfg: JobConfig, where: str) -> None:
     for i, spec in enumerate(cfg.rewards):
         if not spec.name:
             fail(f"rewards[{i}].name", "required value is missing")
+    seen: dict[str, int] = {}
+    for i, spec in enumerate(cfg.rewards):
+        if spec.key in seen:
+            fail(f"rewards[{i}]", f"the name {spec.key!r} is already used by rewards[{seen[spec.key]}]; two rewards "
+                 f"with one name would share one metric and one weight: name them apart with a label, e.g. "
+                 f"rewards[{i}].label: {spec.name.rpartition(':')[2]}_2")
+        seen[spec.key] = i
+    if cfg.eval.samples and cfg.eval.samples < cfg.eval.k:
+        fail("eval.samples", f"expected at least eval.k ({cfg.eval.k}) answers per example, got {cfg.eval.samples} "
+             f"(0: 4 x k)")
     if cfg.sampling.max_extra_rounds < 0:
         fail("sampling.max_extra_rounds", "expected a non-negative integer")
     if not 0.0 <= cfg.sampling.pass_rate_decay < 1.0:
@@ -356,12 +378,34 @@ def _check_values(cfg: JobConfig, where: str) -> None:
         fail("sampling.difficulty_samples", "expected a positive integer")
     if cfg.sampling.difficulty_max_prompts < 0:
         fail("sampling.difficulty_max_prompts", "expected a non-negative integer")
-    names = [spec.name for spec in cfg.rewards]
-    if cfg.run.accuracy_reward is not None and names and cfg.run.accuracy_reward not in names:
-        fail("run.accuracy_reward", f"{cfg.run.accuracy_reward!r} is not among the rewards {names}")
     from rl_reasoner import tasks
 
     try:
-        tasks.get(cfg.task.name)
+        task = tasks.get(cfg.task.name)
     except tasks.TaskError as e:
         fail("task.name", str(e))
+    names = [spec.key for spec in cfg.rewards] or [r.get("label") or r["name"] for r in task.default_rewards]
+    where_names = "rewards" if cfg.rewards else f"task {cfg.task.name}'s default rewards"
+    if cfg.run.accuracy_reward is not None and cfg.run.accuracy_reward not in names:
+        fail("run.accuracy_reward", f"{cfg.run.accuracy_reward!r} is not among the {where_names} {names}")
+    if cfg.run.format_reward not in (None, "format_reward") and cfg.run.format_reward not in names:
+        fail("run.format_reward", f"{cfg.run.format_reward!r} is not among the {where_names} {names}; set it to "
+             f"one of them, or to null for no format metric")
+    if cfg.sampling.dynamic or cfg.sampling.curriculum:
+        _check_whole_groups(cfg.grpo, where)
+
+
+def _check_whole_groups(grpo: dict, where: str) -> None:
+    """Dynamic sampling and the curriculum keep or redraw whole groups: each process's batch must hold whole ones."""
+    from trl import GRPOConfig
+
+    fields = {f.name: f.default for f in dataclasses.fields(GRPOConfig)}
+    per_device = grpo.get("per_device_train_batch_size", fields["per_device_train_batch_size"])
+    steps = grpo.get("steps_per_generation") or grpo.get("gradient_accumulation_steps",
+                                                          fields["gradient_accumulation_steps"])
+    group = grpo.get("num_generations", fields["num_generations"])
+    if group and (per_device * steps) % group:
+        raise ConfigError(
+            f"{where}: grpo.per_device_train_batch_size: sampling.dynamic / sampling.curriculum need whole groups on "
+            f"each process: per_device_train_batch_size x steps_per_generation ({per_device} x {steps}) must be a "
+            f"multiple of num_generations ({group})")

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from rl_reasoner.config import ConfigError, JobConfig
-from rl_reasoner.sampling import PASS_THRESHOLD, informative_probability
+from rl_reasoner.correct import tally
+from rl_reasoner.sampling import informative_probability
 
 
 def pass_rates_path(config: JobConfig) -> Path:
@@ -30,15 +31,13 @@ def pass_rates_path(config: JobConfig) -> Path:
 
 
 def pass_rate(scores: list[float | None]) -> float | None:
-    """The share of scored answers that pass (unscorable ones, None, left out); None when none was scorable.
+    """The share of decided answers that are correct (``rl_reasoner.correct``: undecided ones, None or NaN, left
+    out, and counted in the file's meta); None when none was decided.
 
     >>> pass_rate([1.0, 0.0, None, 1.0]), pass_rate([None, None])
     (0.6666666666666666, None)
     """
-    scored = [s for s in scores if s is not None and s == s]  # s == s: not NaN
-    if not scored:
-        return None
-    return sum(s >= PASS_THRESHOLD for s in scored) / len(scored)
+    return tally(scores).pass_rate()
 
 
 def summarize(rates: list[float], group_size: int) -> dict[str, float]:
@@ -102,6 +101,7 @@ def estimate_difficulty(config: JobConfig) -> Path:
     model = load_model(job.model_path, config.model)
     per_batch = max(1, config.eval.batch_size // k)
     rates: dict[str, float] = {}
+    undecided = {"answers": 0, "prompts": 0}  # answers the grader could not decide; prompts with none decided
     started = time.time()
     for start in range(0, len(rows), per_batch):
         batch = rows[start:start + per_batch]
@@ -109,16 +109,19 @@ def estimate_difficulty(config: JobConfig) -> Path:
                            do_sample=True, temperature=temperature, num_return_sequences=k, batch_size=per_batch)
         scores = score(job.accuracy_fn, [a.text for a in answers], [row for row in batch for _ in range(k)])
         for i, row in enumerate(batch):
-            rate = pass_rate(scores[i * k:(i + 1) * k])
-            if rate is not None:
-                rates[str(row["id"])] = rate
+            counts = tally(scores[i * k:(i + 1) * k])
+            undecided["answers"] += counts.undecided
+            if counts.pass_rate() is None:
+                undecided["prompts"] += 1
+            else:
+                rates[str(row["id"])] = counts.pass_rate()
         print(f"[rl-reasoner] difficulty: {start + len(batch)}/{len(rows)} prompts ({time.time() - started:.0f}s)",
               flush=True)
     path = pass_rates_path(config)
     write_pass_rates(path, rates, {
         "model": config.model.name, "task": config.task.name, "task_params": config.task.params,
         "seed": config.run.seed, "samples": k, "temperature": temperature, "max_new_tokens": job.max_new_tokens,
-        "reward": job.accuracy_name, "prompts": len(rows), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "reward": job.accuracy_name, "prompts": len(rows), "undecided": undecided, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     })
     group_size = int(config.grpo.get("num_generations", 8))
     summary = summarize(list(rates.values()), group_size) if rates else None
@@ -126,6 +129,10 @@ def estimate_difficulty(config: JobConfig) -> Path:
         print(f"[rl-reasoner] {summary['prompts']} prompts: never solved {summary['never_solved']:.0%}, always "
               f"solved {summary['always_solved']:.0%}, informative {summary['informative']:.0%}; expected share of "
               f"informative groups of {group_size} under uniform sampling {summary['expected_informative_groups']:.0%}")
+    if undecided["answers"]:
+        print(f"[rl-reasoner] undecided (the grader could not score them, left out of the rates): "
+              f"{undecided['answers']} of {len(rows) * k} answers; {undecided['prompts']} prompts have no rate",
+              flush=True)
     print(f"[rl-reasoner] pass rates written: {path}\n  use them: --set sampling.curriculum=true "
           f"--set sampling.pass_rates={path}", flush=True)
     return path

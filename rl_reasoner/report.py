@@ -119,6 +119,9 @@ class Curve:
     label: str
     steps: list[int]
     values: list[float]
+    low: list[float] | None = None
+    """Lower ends of the values' 95% intervals (drawn as a band), when recorded."""
+    high: list[float] | None = None
 
 
 def metric_curve(records: Iterable[dict], key: str, label: str | None = None) -> Curve:
@@ -136,18 +139,19 @@ def metric_curve(records: Iterable[dict], key: str, label: str | None = None) ->
     return Curve(label or key, steps, [by_step[s] for s in steps])
 
 
-def share_curve(records: Iterable[dict], label: str) -> Curve:
-    """Share of records with ``correct`` true, per step, over the records where it is a bool.
+def share_curve(records: Iterable[dict], label: str, undecided: bool = False) -> Curve:
+    """Share of records with ``correct`` true, per step, over the records that carry ``correct``: an undecided one
+    (None) is not correct (``rl_reasoner.correct``); with ``undecided``, the share of undecided ones instead.
 
     >>> records = [{"step": 1, "correct": True}, {"step": 1, "correct": False}, {"step": 1, "correct": None}]
-    >>> share_curve(records, "accuracy").values
-    [0.5]
+    >>> share_curve(records, "accuracy").values, share_curve(records, "undecided", undecided=True).values
+    ([0.3333333333333333], [0.3333333333333333])
     """
     seen: dict[int, list[bool]] = {}
     for record in records:
-        step, correct = _step(record), record.get("correct")
-        if step is not None and isinstance(correct, bool):
-            seen.setdefault(step, []).append(correct)
+        step, correct = _step(record), record.get("correct", False)
+        if step is not None and (correct is None or isinstance(correct, bool)):
+            seen.setdefault(step, []).append(correct is None if undecided else correct is True)
     steps = sorted(seen)
     return Curve(label, steps, [sum(seen[s]) / len(seen[s]) for s in steps])
 
@@ -179,12 +183,12 @@ def _eval_tasks(run: Run) -> list[str]:
 
 
 def _eval_curve(run: Run, task: str, metric: str) -> Curve:
-    records = [
-        {"step": r["step"], "value": r.get("value")}
-        for r in run.evals
-        if str(r.get("task", "eval")) == task and r.get("metric") == metric
-    ]
-    return metric_curve(records, "value", metric)
+    records = [r for r in run.evals if str(r.get("task", "eval")) == task and r.get("metric") == metric]
+    curve = metric_curve(records, "value", metric)
+    low, high = metric_curve(records, "ci_low"), metric_curve(records, "ci_high")
+    if curve.steps and low.steps == curve.steps == high.steps:
+        curve.low, curve.high = low.values, high.values
+    return curve
 
 
 def _eval_metrics(run: Run, task: str) -> list[str]:
@@ -203,7 +207,8 @@ def _reward_panels(run: Run) -> Panels:
     return {
         "total reward": [metric_curve(run.metrics, "reward")],
         "reward functions (mean)": per_reward,
-        "sampled accuracy (training completions)": [share_curve(_training_samples(run), "accuracy")],
+        "sampled accuracy (training completions)": [share_curve(_training_samples(run), "accuracy"),
+                                                     share_curve(_training_samples(run), "undecided", undecided=True)],
     }
 
 
@@ -317,11 +322,14 @@ def build_figure(spec: FigureSpec, runs: list[Run]):
         for run_index, (run, panels) in enumerate(zip(runs, per_run)):
             curves = [c for c in panels.get(title, []) if c.steps]
             for curve_index, curve in enumerate(curves):
+                color = f"C{(run_index if several_runs else curve_index) % 10}"
+                if curve.low is not None and curve.high is not None:  # its 95% interval
+                    axes.fill_between(curve.steps, curve.low, curve.high, color=color, alpha=0.15, linewidth=0)
                 axes.plot(
                     curve.steps,
                     curve.values,
                     marker="." if len(curve.steps) < 30 else None,
-                    color=f"C{(run_index if several_runs else curve_index) % 10}",
+                    color=color,
                     linestyle=("-", "--", ":", "-.")[curve_index % 4] if several_runs else "-",
                     label=f"{run.name}: {curve.label}" if several_runs else curve.label,
                 )
@@ -482,12 +490,23 @@ def write_report(run_dirs: list[Path], out_dir: Path | None = None) -> Path:
     """
     if not run_dirs:
         raise ValueError("write_report needs at least one run directory")
+    from rl_reasoner.seeds import seed_dirs
+
+    seeds = len(run_dirs) == 1 and bool(seed_dirs(Path(run_dirs[0])))  # `train --seeds`: runs/<name>/seed-<s>/
+    if seeds:
+        out_dir = Path(out_dir) if out_dir is not None else Path(run_dirs[0]) / "report"
+        run_dirs = seed_dirs(Path(run_dirs[0]))
     runs = [load_run(path) for path in run_dirs]
+    if seeds:
+        for run in runs:
+            run.name = run.path.name
     _unique_names(runs)
     out_dir = Path(out_dir) if out_dir is not None else runs[0].path / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
 
     sections = [_header_section(runs, out_dir)]
+    if seeds:
+        sections.append(_seeds_section(runs, out_dir))
     plots = []
     for spec in FIGURES:
         figure = build_figure(spec, runs)
@@ -500,6 +519,7 @@ def write_report(run_dirs: list[Path], out_dir: Path | None = None) -> Path:
     plots += growth_report.figures_html(runs, out_dir)  # task-specific plots, only where a run has their data
     sections.append("<h2>Training curves</h2>\n" + "\n".join(plots))
     sections.append(_before_after_section(runs))
+    sections.append(_changes_section(runs))
     sections.append(_probe_section(runs))
     sections.append(_aha_section(runs))
     title = "rl-reasoner report: " + ", ".join(run.name for run in runs)
@@ -555,7 +575,7 @@ def _summary_curves(run: Run) -> list[Curve]:
     for task in _eval_tasks(run):
         for metric in _eval_metrics(run, task):
             curve = _eval_curve(run, task, metric)
-            curves.append(Curve(f"held-out {task} {metric}", curve.steps, curve.values))
+            curves.append(Curve(f"held-out {task} {metric}", curve.steps, curve.values, curve.low, curve.high))
     for key in ("behaviour/length_mean", "behaviour/length_correct", "behaviour/length_incorrect"):
         curves.append(metric_curve(run.metrics, key))
     curves += [metric_curve(run.metrics, f"behaviour/{c}_rate") for c in _categories(run)]
@@ -590,15 +610,91 @@ def _before_after_section(runs: list[Run]) -> str:
                 continue
             first, last = curve.values[0], curve.values[-1]
             cells.append(
-                f"<td>{_fmt(first)} <small>@{curve.steps[0]}</small></td>"
-                f"<td>{_fmt(last)} <small>@{curve.steps[-1]}</small></td>"
+                f"<td>{_fmt(first)}{_ci(curve, 0)} <small>@{curve.steps[0]}</small></td>"
+                f"<td>{_fmt(last)}{_ci(curve, -1)} <small>@{curve.steps[-1]}</small></td>"
                 f"<td>{_fmt(last - first, signed=True) if len(curve.steps) > 1 else ''}</td>"
             )
         rows.append(f"<tr><td>{_e(label)}</td>{''.join(cells)}</tr>")
     return (
-        "<h2>Before and after</h2>\n<p>First and last recorded value of each metric (<small>@step</small>).</p>\n"
+        "<h2>Before and after</h2>\n<p>First and last recorded value of each metric (<small>@step</small>), held-out "
+        "accuracies with their 95% Wilson interval <small>[low, high]</small>.</p>\n"
         f'<table><tr><th rowspan="2">metric</th>{header}</tr><tr>{sub}</tr>\n' + "\n".join(rows) + "</table>"
     )
+
+
+def _ci(curve: Curve, index: int) -> str:
+    if curve.low is None or curve.high is None:
+        return ""
+    return f" <small>[{_fmt(curve.low[index])}, {_fmt(curve.high[index])}]</small>"
+
+
+def _changes_section(runs: list[Run]) -> str:
+    """What changed between each run's first and last evaluation, paired by example (``rl_reasoner.change``)."""
+    from rl_reasoner.change import paired_changes
+
+    blocks = []
+    for run in runs:
+        records = [r for r in run.eval_samples if "checkpoint" not in r]
+        steps = sorted({r["step"] for r in records})
+        if len(steps) < 2:
+            continue
+        temperature = _as_dict(run.config.get("eval")).get("temperature")
+        changes = paired_changes([r for r in records if r["step"] == steps[0]],
+                                 [r for r in records if r["step"] == steps[-1]], temperature=temperature)
+        if not changes:
+            continue
+        from rl_reasoner.change import conclusion
+
+        rows = "".join(
+            f"<tr><td>{_e(c.label)}</td><td>{_e(str(c.before))}</td><td>{_e(str(c.after))}</td>"
+            f"<td>{c.change.value:+.3f} [{c.change.low:+.3f}, {c.change.high:+.3f}]</td>"
+            f"<td>{'beyond noise' if c.beyond_noise else 'within noise'}</td></tr>" for c in changes)
+        blocks.append(f"<h3>{_e(run.name)}: step {steps[0]} &rarr; {steps[-1]}, {changes[0].change.n} examples</h3>"
+                      f"<table><tr><th>measure</th><th>first</th><th>last</th><th>change</th><th></th></tr>{rows}"
+                      f"</table><p>{_e(conclusion(changes))}</p>")
+    if not blocks:
+        return ""
+    return ("<h2>What changed</h2>\n<p>The same held-out examples before and after, compared example by example: a "
+            "change is beyond noise when its 95% paired interval excludes 0.</p>\n" + "\n".join(blocks))
+
+
+def _seeds_section(runs: list[Run], out_dir: Path) -> str:
+    """Mean and 95% interval across seeds (Student t) of every held-out metric at every step all seeds evaluated,
+    as a table and as curves with bands (``seeds.png``)."""
+    from rl_reasoner.seeds import across_seeds
+
+    aggregated = across_seeds([run.evals for run in runs])
+    if not aggregated:
+        return "<h2>Across seeds</h2>\n" + _no_data("no evaluation step common to every seed yet (eval.jsonl)")
+    tasks = list(dict.fromkeys(task for task, _ in aggregated))
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.5 * len(tasks), 3.6), layout="constrained")
+    figure.suptitle(f"Held-out metrics across {len(runs)} seeds: mean and 95% interval")
+    for axes, task in zip(figure.subplots(1, len(tasks), squeeze=False)[0], tasks):
+        for index, ((t, metric), points) in enumerate((k, v) for k, v in aggregated.items() if k[0] == task):
+            if not ACCURACY_METRIC.fullmatch(metric):
+                continue
+            steps = [step for step, _ in points]
+            color = f"C{index % 10}"
+            axes.fill_between(steps, [i.low for _, i in points], [i.high for _, i in points], color=color, alpha=0.15,
+                              linewidth=0)
+            axes.plot(steps, [i.value for _, i in points], marker=".", color=color, label=metric)
+        axes.set_title(f"held-out {task}", fontsize=10)
+        axes.set_xlabel("step")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=7)
+    figure.savefig(out_dir / "seeds.png", dpi=90)
+    rows = []
+    for (task, metric), points in aggregated.items():
+        cells = "".join(f"<td>{_e(str(interval))}</td>" for _, interval in points)
+        rows.append(f"<tr><td>{_e(task)}</td><td>{_e(metric)}</td>{cells}</tr>")
+    steps = [step for step, _ in next(iter(aggregated.values()))]
+    header = "".join(f"<th>step {step}</th>" for step in steps)
+    return (f"<h2>Across seeds</h2>\n<p>{len(runs)} seeds ({_e(', '.join(run.name for run in runs))}): mean "
+            f"<small>[95% interval, Student t over seeds]</small> at every step every seed evaluated.</p>\n"
+            f'<figure><img src="seeds.png" alt="held-out metrics across seeds"></figure>\n'
+            f"<table><tr><th>task</th><th>metric</th>{header}</tr>\n" + "\n".join(rows) + "</table>")
 
 
 def _start_middle_end(steps: Iterable[int]) -> list[int]:

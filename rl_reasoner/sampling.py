@@ -31,8 +31,7 @@ import torch
 ZERO_SPREAD = 1e-6
 """Rewards of a group closer together than this count as equal (float noise must not make a group "informative")."""
 
-PASS_THRESHOLD = 1.0
-"""A completion passes when the pass reward (the accuracy reward) is at least this."""
+# A completion passes when rl_reasoner.correct.verdict says so (the one definition of "correct").
 
 # Per-row tensors of a TRL generation batch that can be cut into groups and merged across rounds. Anything else
 # (images, pixel values, per-image lists) has no row-per-completion layout that could be merged safely.

@@ -65,10 +65,13 @@ def prepare(config: JobConfig) -> Job:
     reward_funcs = []
     for i, reward_spec in enumerate(reward_specs):
         try:
-            reward_funcs.append(rewards.build(dataclasses.asdict(reward_spec)))
+            fn = rewards.build({"name": reward_spec.name, "params": reward_spec.params})
         except (KeyError, ValueError, TypeError, ImportError) as e:
             raise ConfigError(f"{config.source}: rewards[{i}] ({reward_spec.name}): {e}") from e
-    by_name = {spec.name: fn for spec, fn in zip(reward_specs, reward_funcs)}
+        if reward_spec.label:  # TRL names the reward's metrics by __name__
+            fn.__name__ = fn.__qualname__ = reward_spec.label
+        reward_funcs.append(fn)
+    by_name = {spec.key: fn for spec, fn in zip(reward_specs, reward_funcs)}
     accuracy_fn = by_name.get(config.run.accuracy_reward, reward_funcs[0])
     format_fn = by_name.get(config.run.format_reward)
     model_path = resolve_model(config.model.name)
@@ -114,6 +117,7 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
     set_seed(config.run.seed)
     job = prepare(config)
     args = grpo_args(config, job)
+    check_training_inputs(config, job)
     run = RunDir(config.run_dir)
     checkpoint = last_complete_checkpoint(run.checkpoints) if resume else None
     if resume and checkpoint is None:
@@ -149,6 +153,19 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
     if trainer.accelerator.is_main_process:
         print(f"[rl-reasoner] run directory: {run.path}  (report: rl-reasoner report {run.path})", flush=True)
     return run.path
+
+
+def check_training_inputs(config: JobConfig, job: Job) -> None:
+    """What needs the task's rows, checked before the model is loaded: the pass-rate file (readable, written for
+    these training prompts)."""
+    if config.sampling.pass_rates and (config.sampling.dynamic or config.sampling.curriculum):
+        from rl_reasoner.difficulty import read_pass_rates
+
+        rates, _ = read_pass_rates(config.sampling.pass_rates)
+        if not set(rates) & {str(row["id"]) for row in job.train_rows}:
+            raise ConfigError(f"{config.source}: sampling.pass_rates: {config.sampling.pass_rates} holds none of "
+                              f"this job's training prompt ids; was it written for another task, seed or config? "
+                              f"Write it again with `rl-reasoner difficulty {config.source}`")
 
 
 def _peft_config(config: JobConfig):

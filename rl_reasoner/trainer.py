@@ -42,8 +42,8 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 
 from rl_reasoner.config import SamplingConfig
+from rl_reasoner.correct import tally
 from rl_reasoner.sampling import (
-    PASS_THRESHOLD,
     PassRateTracker,
     PromptSampler,
     batch_stats,
@@ -174,9 +174,8 @@ class ReasonerTrainer(GRPOTrainer):
         keys = gather_object([prompt_key(row) for row in inputs[::size]])
         passing = rewards[:, self._pass_index]
         for g, key in enumerate(keys):
-            group = passing[g * size:(g + 1) * size]
-            scored = group[~torch.isnan(group)]
-            self.pass_rates.update(key, passed=int((scored >= PASS_THRESHOLD).sum()), scored=scored.numel())
+            counts = tally(passing[g * size:(g + 1) * size].tolist())  # undecided (NaN) answers are left out
+            self.pass_rates.update(key, passed=counts.correct, scored=counts.decided)
         return informative_groups(total_rewards(rewards, self.reward_weights), size)
 
     def _draw_inputs(self, groups: int) -> list[dict]:

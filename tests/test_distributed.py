@@ -37,7 +37,7 @@ def digest(tensor) -> str:
 
 def rank_main(argv: list[str]) -> int:
     """One rank: the CLI plus the observers, whose findings go to ``$DIST_TEST_OUT/rank<R>.json``."""
-    from rl_reasoner import cli
+    from rl_reasoner import callback, cli
     from rl_reasoner.rundir import RunDir
     from rl_reasoner.trainer import ReasonerTrainer
 
@@ -49,6 +49,14 @@ def rank_main(argv: list[str]) -> int:
             return _original(self, *args, **kwargs)
         setattr(RunDir, method, spy)
 
+    found["evaluated"] = []  # the held-out prompt ids this rank generated for, per evaluation
+    original_score = callback.score_examples
+
+    def score_and_record(generate_fn, rows, **kwargs):
+        found["evaluated"].append([row["id"] for row in rows])
+        return original_score(generate_fn, rows, **kwargs)
+
+    callback.score_examples = score_and_record
     original_train = ReasonerTrainer.train
 
     def train_and_digest(self, *args, **kwargs):
@@ -129,6 +137,25 @@ def test_two_cpu_processes_train_one_model_and_only_rank_0_writes_the_run_dir(tm
     assert sorted(p.name for p in (run / "checkpoints" / "checkpoint-2").glob("rng_state_*.pth")) == [
         "rng_state_0.pth", "rng_state_1.pth"]
 
+
+@pytest.mark.slow
+def test_two_cpu_processes_split_the_held_out_set_and_rank_0_gathers_it(tmp_path, tiny_model_dir):
+    """Each rank evaluates every other example (5 examples: 3 and 2 + 1 repeat, so both run the same batches); the
+    main process writes all 5 once, in held-out order, with intervals over the 5."""
+    job = job_file(tmp_path, tiny_model_dir, task={"name": "arithmetic", "params": {
+        "max_value": 30, "num_train": 16, "num_eval": 5}, "template": "plain", "chat": False},
+        eval={"num_examples": 5, "batch_size": 8, "k": 1})
+    ranks = launch_two_ranks(tmp_path, job)
+    run = tmp_path / "runs" / "dist"
+    records = [json.loads(line) for line in (run / "eval_samples.jsonl").read_text().splitlines()]
+    ids = [r["prompt_id"] for r in records if r["step"] == 0]
+    assert len(ids) == 5 == len(set(ids))
+    assert ranks[0]["evaluated"][0] == ids[0::2]
+    assert ranks[1]["evaluated"][0] == ids[1::2] + ids[-2:-1]  # padded with a repeat, dropped before writing
+    assert len(ranks[0]["evaluated"]) == len(ranks[1]["evaluated"]) == 2  # steps 0 and 2, both ranks
+    assert all(r["samples"] == 4 for r in records)
+    evals = [json.loads(line) for line in (run / "eval.jsonl").read_text().splitlines()]
+    assert all(e["n"] == 5 for e in evals if e["metric"] in ("accuracy", "pass@1"))
 
 
 @pytest.mark.slow

