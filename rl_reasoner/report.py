@@ -91,10 +91,11 @@ def _as_dict(value: Any) -> dict:
 def _read_records(path: Path) -> tuple[list[dict], str | None]:
     if not path.is_file():
         return [], f"{path.name} missing"
-    records = [record for record in read_jsonl(path) if _step(record) is not None]
+    skipped: list[int] = []
+    records = [record for record in read_jsonl(path, skipped) if _step(record) is not None]
     if not records:
         return [], f"{path.name} empty" if path.stat().st_size == 0 else f"{path.name} has no readable record"
-    return records, None
+    return records, f"{path.name}: skipped {len(skipped)} unreadable line(s) (torn or corrupt)" if skipped else None
 
 
 def _step(record: dict) -> int | None:

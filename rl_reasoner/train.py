@@ -95,7 +95,14 @@ def grpo_args(config: JobConfig, job: Job):
         defaults["bf16"] = False
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # several CPU processes: DDP over gloo, not N lone copies
             defaults["use_cpu"] = True
-    return GRPOConfig(**{**defaults, **config.grpo}, output_dir=str(run_dir / "checkpoints"),
+    grpo = {**defaults, **config.grpo}
+    fields = {f.name: f for f in dataclasses.fields(GRPOConfig)}
+    for old, new in (("gradient_checkpointing", "activation_checkpointing"),
+                     ("gradient_checkpointing_kwargs", "activation_checkpointing_kwargs")):
+        if new in fields and new not in grpo:  # transformers 5 renamed it; the old name (and TRL's default) warns
+            value = grpo.pop(old, None)
+            grpo[new] = fields[old].default if value is None else value
+    return GRPOConfig(**grpo, output_dir=str(run_dir / "checkpoints"),
                       max_steps=config.run.steps, seed=config.run.seed,
                       reward_weights=[s.weight for s in job.reward_specs])
 
@@ -108,23 +115,27 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
 
     from rl_reasoner.callback import BehaviourCallback, SummaryProgress
     from rl_reasoner.preemption import PreemptionCallback
-    from rl_reasoner.resume import ResumeDataOrder, last_complete_checkpoint
+    from rl_reasoner.preflight import check_trackers, check_writable, grpo_arguments
+    from rl_reasoner.resume import ResumeDataOrder, RunComplete, start_point
     from rl_reasoner.trainer import ReasonerTrainer
 
     set_seed(config.run.seed)
     job = prepare(config)
-    args = grpo_args(config, job)
+    args = grpo_arguments(config, job)  # TRL's own checks, as one-line errors, before any model loads
+    check_trackers(config)
     run = RunDir(config.run_dir)
-    checkpoint = last_complete_checkpoint(run.checkpoints) if resume else None
-    if resume and checkpoint is None:
-        print(f"[rl-reasoner] --resume: no checkpoint in {run.checkpoints}; starting from scratch", flush=True)
-    if checkpoint is None and run.file("metrics").exists() and not resume:
-        raise SystemExit(f"{run.path} already holds a run; pass --resume to continue it, or choose run.name")
+    try:
+        checkpoint = start_point(run, config, resume)
+    except RunComplete as done:
+        print(done, flush=True)
+        return run.path
+    check_writable(run.path, "run directory", "choose a writable place: --set run.output_dir=DIR")
     if args.process_index == 0:
         run.create()
         if resume:  # drop what was recorded after the checkpoint (everything when there is none)
             run.rewind(int(checkpoint.name.split("-")[1]) if checkpoint else -1)
-        run.write_config(resolved_config(config, job))
+        run.write_config(resolved_config(config, job, previous=run.read_config() if resume else None,
+                                         checkpoint=checkpoint))
 
     model = load_model(job.model_path, config.model)
     trainer = ReasonerTrainer(
@@ -159,8 +170,12 @@ def _peft_config(config: JobConfig):
     return LoraConfig(**{"task_type": "CAUSAL_LM", **config.model.lora})
 
 
-def resolved_config(config: JobConfig, job: Job) -> dict:
-    """The config as run, plus what is needed to reproduce it."""
+def resolved_config(config: JobConfig, job: Job, previous: dict | None = None, checkpoint: Path | None = None) -> dict:
+    """The config as run, plus what is needed to reproduce it.
+
+    On resume (``previous``: the run's earlier ``config.yaml``) the original ``meta`` is kept and this start is
+    appended to ``meta.resumes`` (command, time, checkpoint), so the first command and start time are never lost.
+    """
     out = config.to_dict()
     out["rewards"] = [dataclasses.asdict(s) for s in job.reward_specs]
     versions = {}
@@ -184,6 +199,11 @@ def resolved_config(config: JobConfig, job: Job) -> dict:
         "num_eval": len(job.eval_rows),
         "rows_dropped": job.dropped,
     }
+    earlier = (previous or {}).get("meta")
+    if isinstance(earlier, dict) and earlier.get("started"):
+        resumes = [*earlier.get("resumes", []), {key: out["meta"][key] for key in ("command", "started", "git_revision")}
+                   | {"checkpoint": checkpoint.name if checkpoint else None}]
+        out["meta"] = {**earlier, "resumes": resumes}
     return out
 
 
