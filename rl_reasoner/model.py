@@ -166,7 +166,11 @@ def _convert_gguf(gguf_dir: Path, gguf_file: str, out: Path) -> None:
 
 @contextmanager
 def _file_lock(path: Path):
-    with open(path, "w") as handle:
+    try:
+        handle = open(path, "a")
+    except PermissionError:  # a shared cache made by another user: a read-only descriptor can hold the lock too
+        handle = open(path)
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -12,6 +12,7 @@ import platform
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -21,7 +22,7 @@ from rl_reasoner import tasks
 from rl_reasoner.config import ConfigError, JobConfig, RewardSpec
 from rl_reasoner.model import load_model, load_tokenizer, resolve_model
 from rl_reasoner.rundir import RunDir
-from rl_reasoner.templates import get_template, render
+from rl_reasoner.templates import TemplateError, get_template, render
 
 
 @dataclass
@@ -58,7 +59,10 @@ class Job:
 def prepare(config: JobConfig) -> Job:
     """Load the task, render its prompts, build the rewards: every input error surfaces here."""
     spec = tasks.get(config.task.name)
-    data = spec.load(config.task.params, seed=config.run.seed)
+    try:
+        data = spec.load(config.task.params, seed=config.run.seed)
+    except tasks.TaskError as e:  # name the job file: the task's message names the task, the data and the fix
+        raise tasks.TaskError(f"{config.source}: {e}") from None
     if data.dropped:
         print(f"[rl-reasoner] task {config.task.name}: rows left out (never trained on): {data.dropped}", flush=True)
     reward_specs = config.rewards or [RewardSpec(**r) for r in spec.default_rewards]
@@ -73,7 +77,10 @@ def prepare(config: JobConfig) -> Job:
     format_fn = by_name.get(config.run.format_reward)
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model)
-    template = get_template(config.task.template or spec.default_template)
+    try:
+        template = get_template(config.task.template or spec.default_template)
+    except TemplateError as e:
+        raise TemplateError(f"{config.source}: task.template: {e}") from None
 
     def with_prompt(row: dict) -> dict:
         return {**row, "prompt": render(template, row["question"], tokenizer, chat=config.task.chat)}
@@ -119,16 +126,20 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
     from rl_reasoner.resume import ResumeDataOrder, RunComplete, start_point
     from rl_reasoner.trainer import ReasonerTrainer
 
+    # TRL 1.x calls transformers 5's deprecated gradient_checkpointing* methods around every generation: the warning
+    # repeated every step and named nothing the user can change (their own config key is translated in grpo_args).
+    warnings.filterwarnings("ignore", message=r"`(is_)?gradient_checkpointing(_enable|_disable)?` is deprecated",
+                            category=FutureWarning)
     set_seed(config.run.seed)
-    job = prepare(config)
-    args = grpo_arguments(config, job)  # TRL's own checks, as one-line errors, before any model loads
-    check_trackers(config)
     run = RunDir(config.run_dir)
     try:
-        checkpoint = start_point(run, config, resume)
+        checkpoint = start_point(run, config, resume)  # first: a finished or occupied run directory is known at once
     except RunComplete as done:
         print(done, flush=True)
         return run.path
+    job = prepare(config)
+    args = grpo_arguments(config, job)  # TRL's own checks, as one-line errors, before any model loads
+    check_trackers(config)
     check_writable(run.path, "run directory", "choose a writable place: --set run.output_dir=DIR")
     if args.process_index == 0:
         run.create()
@@ -149,6 +160,7 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
         sampling=config.sampling,
         pass_reward=job.accuracy_name,
     )
+    trainer.base_model_name = config.model.name  # for the checkpoints' model card
     recorder = BehaviourCallback(run, job, trainer)
     trainer.callback_handler.callbacks.insert(0, recorder)  # before the reporters, so they see behaviour/*
     if trainer.pop_callback(ProgressCallback) is not None:
