@@ -100,6 +100,7 @@ def grpo_args(config: JobConfig, job: Job):
                 "disable_tqdm": False}
     if not torch.cuda.is_available():  # TRL defaults to bf16 mixed precision, which needs a GPU
         defaults["bf16"] = False
+        defaults["dataloader_pin_memory"] = False  # else torch warns that there is nothing to pin to
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # several CPU processes: DDP over gloo, not N lone copies
             defaults["use_cpu"] = True
     grpo = {**defaults, **config.grpo}

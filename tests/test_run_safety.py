@@ -241,3 +241,23 @@ def test_tasks_name_lists_parameters_with_defaults(capsys):
     out = capsys.readouterr().out
     assert "num_train: int [2000]" in out and "Training problems" in out
     one_line_error(capsys, ["tasks", "countdwn"], "unknown task 'countdwn'")
+
+
+# -- trackers ------------------------------------------------------------------------------------------------------
+
+
+def test_behaviour_metrics_reach_tensorboard_next_to_trls(tmp_path, tiny_model_dir):
+    """`grpo.report_to: tensorboard` (offline, event files): behaviour/* is logged with TRL's own metrics."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from rl_reasoner.config import load_config
+    from rl_reasoner.train import train
+
+    run = train(load_config(tiny_job(tmp_path, tiny_model_dir, grpo={"report_to": "tensorboard"},
+                                     eval={"at_start": False})))
+    [events] = {p.parent for p in (run / "checkpoints" / "runs").rglob("events.out.tfevents.*")}
+    tags = EventAccumulator(str(events)).Reload().Tags()["scalars"]
+    assert "train/reward" in tags and "train/behaviour/length_mean" in tags, tags
+    assert "train/behaviour/reflection_rate" in tags
+    steps = [event.step for event in EventAccumulator(str(events)).Reload().Scalars("train/behaviour/length_mean")]
+    assert steps == [1, 2]
