@@ -18,15 +18,24 @@ from pathlib import Path
 from rl_reasoner.config import ConfigError
 
 TRACKERS = {
-    # report_to value: (importable module(s), extra of this package)
+    # report_to value: (importable module(s), extra of this package or None)
     "trackio": (("trackio",), "trackio"),
     "tensorboard": (("tensorboard", "tensorboardX"), "tensorboard"),
     "wandb": (("wandb",), "wandb"),
     "mlflow": (("mlflow",), None),
     "comet_ml": (("comet_ml",), None),
     "clearml": (("clearml",), None),
+    "neptune": (("neptune",), None),
+    "dvclive": (("dvclive",), None),
+    "swanlab": (("swanlab",), None),
+    "codecarbon": (("codecarbon",), None),
+    "azure_ml": (("azureml",), None),
+    "dagshub": (("dagshub",), None),
+    "flyte": (("flytekit",), None),
+    "kubeflow": (("kubeflow",), None),
 }
-"""Trackers a job may name in ``grpo.report_to``; the ones with an extra install with ``rl-reasoner[<extra>]``."""
+"""The trackers transformers can report to (``grpo.report_to``) and the package each needs; trackio, tensorboard
+and wandb install as extras, ``pip install 'rl-reasoner[<extra>]'``."""
 
 
 def grpo_arguments(config, job=None):
@@ -55,9 +64,9 @@ def check_trackers(config) -> None:
 
     >>> from rl_reasoner.config import JobConfig
     >>> check_trackers(JobConfig(grpo={"report_to": "none"}))
-    >>> check_trackers(JobConfig(grpo={"report_to": "tensorbord"}, source="job.yaml"))
+    >>> check_trackers(JobConfig(grpo={"report_to": "tensorbord"}, source="job.yaml"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    rl_reasoner.config.ConfigError: job.yaml: grpo.report_to: unknown tracker 'tensorbord' (did you mean 'tensorboard'?); known: trackio, tensorboard, wandb, mlflow, comet_ml, clearml, all, none
+    rl_reasoner.config.ConfigError: job.yaml: grpo.report_to: unknown tracker 'tensorbord' (did you mean 'tensorboard'?); known: trackio, tensorboard, wandb, ..., all, none
     """
     from rl_reasoner.config import suggest
 

@@ -50,6 +50,8 @@ class Run:
     """The marker lists the run used: the defaults with the config's ``behaviour.markers`` applied."""
     notes: list[str] = field(default_factory=list)
     """What is missing or unreadable, in words, for the page."""
+    posthoc: list[dict] = field(default_factory=list)
+    """``eval_posthoc.jsonl``: evaluations made later with ``rl-reasoner eval``, each under its ``label``."""
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -80,6 +82,7 @@ def load_run(run_dir: str | Path) -> Run:
         setattr(run, attribute, records)
         if note:
             run.notes.append(note)
+    run.posthoc = [r for r in read_jsonl(path / "eval_posthoc.jsonl") if _step(r) is not None]
     return run
 
 
@@ -499,6 +502,8 @@ def write_report(run_dirs: list[Path], out_dir: Path | None = None) -> Path:
             plots.append(_no_data(f"{spec.title}: {spec.source} has no data"))
     sections.append("<h2>Training curves</h2>\n" + "\n".join(plots))
     sections.append(_before_after_section(runs))
+    if any(run.posthoc for run in runs):
+        sections.append(_posthoc_section(runs))
     sections.append(_probe_section(runs))
     sections.append(_aha_section(runs))
     title = "rl-reasoner report: " + ", ".join(run.name for run in runs)
@@ -598,6 +603,20 @@ def _before_after_section(runs: list[Run]) -> str:
         "<h2>Before and after</h2>\n<p>First and last recorded value of each metric (<small>@step</small>).</p>\n"
         f'<table><tr><th rowspan="2">metric</th>{header}</tr><tr>{sub}</tr>\n' + "\n".join(rows) + "</table>"
     )
+
+
+def _posthoc_section(runs: list[Run]) -> str:
+    """Evaluations made after training (``rl-reasoner eval``), apart from the run's own held-out curve."""
+    rows = [
+        f"<tr><td>{_e(run.name)}</td><td>{_e(str(r.get('label', '')))}</td><td>{r['step']}</td>"
+        f"<td>{_e(str(r.get('task', '')))}</td><td>{_e(str(r.get('metric', '')))}</td><td>{_fmt(r.get('value'))}</td>"
+        f"<td>{_e(str(r.get('num_examples', '')))}</td></tr>"
+        for run in runs for r in run.posthoc
+    ]
+    return ("<h2>Evaluations after training</h2>\n<p>Made with <code>rl-reasoner eval</code> "
+            "(<code>eval_posthoc.jsonl</code>); not part of the curves above.</p>\n"
+            "<table><tr><th>run</th><th>label</th><th>step</th><th>task</th><th>metric</th><th>value</th>"
+            "<th>examples</th></tr>\n" + "\n".join(rows) + "</table>")
 
 
 def _start_middle_end(steps: Iterable[int]) -> list[int]:

@@ -261,3 +261,31 @@ def test_behaviour_metrics_reach_tensorboard_next_to_trls(tmp_path, tiny_model_d
     assert "train/behaviour/reflection_rate" in tags
     steps = [event.step for event in EventAccumulator(str(events)).Reload().Scalars("train/behaviour/length_mean")]
     assert steps == [1, 2]
+
+
+def test_runs_table_tells_complete_running_interrupted_and_shows_the_interval(tmp_path, capsys):
+    import os
+    import time
+
+    def make(name, steps_done, final=False, age_s=0.0, ci=False):
+        run = RunDir(tmp_path / name).create()
+        (run.path / "config.yaml").write_text(yaml.safe_dump({"task": {"name": "countdown"}, "run": {"steps": 10}}))
+        if steps_done:
+            run.append("metrics", [{"step": s} for s in range(1, steps_done + 1)])
+            record = {"step": steps_done, "task": "countdown", "metric": "accuracy", "value": 0.5}
+            run.append("eval", [{**record, **({"n": 100, "ci_low": 0.4, "ci_high": 0.6} if ci else {})}])
+        if final:
+            (run.path / "final").mkdir()
+        for f in run.path.glob("*.jsonl"):
+            os.utime(f, (time.time() - age_s, time.time() - age_s))
+
+    make("done", 10, final=True, ci=True)
+    make("going", 3)
+    make("stopped", 4, age_s=3600)
+    make("fresh", 0)
+    assert main(["runs", str(tmp_path)]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows["done"].split()[2:] == ["10/10", "0.500", "[0.400,", "0.600]", "n=100", "@", "step", "10", "complete"]
+    assert rows["going"].endswith("running") and "3/10" in rows["going"]
+    assert rows["stopped"].endswith("interrupted") and "0.500 @ step 4" in rows["stopped"]
+    assert rows["fresh"].endswith("empty") and "0/10" in rows["fresh"]

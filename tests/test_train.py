@@ -88,6 +88,11 @@ def test_two_steps_fill_every_file_of_the_run_directory(tmp_path, tiny_model_dir
     assert {e["step"] for e in later} == {1} and "accuracy" in {e["metric"] for e in later}
     assert {e["label"] for e in later} == {"checkpoint-1"} and {e["num_examples"] for e in later} == {2}
     assert len(list(read_jsonl(run / "eval_posthoc_samples.jsonl"))) == 2
+    page = write_report([run]).read_text()
+    assert "Evaluations after training" in page and "<td>checkpoint-1</td>" in page  # shown apart
+    # the checkpoints' model card names the base model (TRL wrote "fine-tuned version of None")
+    card = (run / "checkpoints" / "README.md").read_text()
+    assert "version of None" not in card and str(tiny_model_dir) in card
 
 
 def test_resume_continues_without_duplicated_or_missing_steps(tmp_path, tiny_model_dir):
@@ -103,6 +108,11 @@ def test_resume_continues_without_duplicated_or_missing_steps(tmp_path, tiny_mod
     meta = yaml.safe_load((run / "config.yaml").read_text())["meta"]
     assert meta["started"] == started["started"] and meta["command"] == started["command"]  # the original start
     assert [r["checkpoint"] for r in meta["resumes"]] == ["checkpoint-2"]
+    # --resume on the finished run: says it is complete, trains nothing, changes nothing
+    before = {p.name: p.read_bytes() for p in run.glob("*.jsonl")}
+    train(load_config(path, ["run.steps=4"]), resume=True)
+    assert {p.name: p.read_bytes() for p in run.glob("*.jsonl")} == before
+    assert not (run / "checkpoints" / "checkpoint-5").exists()
     times = [m["time"] for m in read_jsonl(run / "metrics.jsonl")]
     assert times == sorted(times) and times[2] > times[1] > 0  # the run's clock continues across the resume
     assert [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]  # no torn line
