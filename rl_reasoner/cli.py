@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args) or 0
     except KeyboardInterrupt:
+        _close_progress_bars()
         hint = (f"; every finished step is kept: continue with `rl-reasoner train {args.config} --resume`"
                 if args.command == "train" else "")
         print(f"interrupted{hint}", file=sys.stderr)
@@ -69,8 +70,16 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except UserError as e:
+        _close_progress_bars()
         print(f"rl-reasoner {args.command}: error: {e}", file=sys.stderr)
         return 2
+
+
+def _close_progress_bars() -> None:
+    """End any progress bar's line first, so the error is the last line and is not redrawn over."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", None) or []):
+        bar.close()
 
 
 def user_errors():

@@ -113,7 +113,7 @@ def test_killed_and_starved_at_the_worst_moments_then_resumed_records_every_step
     full = cli(tmp_path / "4.log", "train", str(job), "--resume", fault="enospc", step=4)
     assert "continuing from" in full.stdout and "checkpoint-2" in full.stdout
     assert full.returncode == 2, full.stderr[-2000:]
-    last = full.stderr.strip().splitlines()[-1]
+    last = [line for line in full.stderr.splitlines() if line.strip()][-1]
     assert last.startswith("rl-reasoner train: error: no space left on the device") and "--resume" in last, last
     assert "Traceback" not in full.stderr
     readers_work(run, capsys)

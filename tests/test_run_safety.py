@@ -289,3 +289,22 @@ def test_runs_table_tells_complete_running_interrupted_and_shows_the_interval(tm
     assert rows["going"].endswith("running") and "3/10" in rows["going"]
     assert rows["stopped"].endswith("interrupted") and "0.500 @ step 4" in rows["stopped"]
     assert rows["fresh"].endswith("empty") and "0/10" in rows["fresh"]
+
+
+def test_the_error_is_the_last_line_even_under_a_progress_bar(monkeypatch, capsys):
+    import sys
+
+    from tqdm import tqdm
+
+    from rl_reasoner import cli
+    from rl_reasoner.config import ConfigError
+
+    def fails_mid_training(args):
+        bar = tqdm(total=5, file=sys.stderr)
+        bar.update(2)
+        raise ConfigError("job.yaml: broken. Fix: mend it")
+
+    monkeypatch.setitem(cli.COMMANDS, "train", cli._wrap(fails_mid_training))
+    assert main(["train", "job.yaml"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines[-1] == "rl-reasoner train: error: job.yaml: broken. Fix: mend it"
