@@ -1,4 +1,8 @@
-"""``rl-reasoner``: train | eval | report | aha | inspect | tasks | difficulty | baseline | score."""
+"""``rl-reasoner``: train | eval | report | aha | inspect | tasks | difficulty | baseline | score | check | runs.
+
+Every failure the user can fix ends in one line on stderr, ``rl-reasoner <command>: error: <problem>. Fix: ...``,
+and exit status 2; Ctrl-C exits 130.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rl-reasoner", description="Pure-RL (R1-Zero style) reasoning trainer.")
+    parser.add_argument("--version", action="version", version=f"rl-reasoner {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="run a training job from a YAML config")
@@ -22,8 +27,11 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("eval", help="score a model on the task's held-out split")
     p.add_argument("target", help="a run directory or a config file")
-    p.add_argument("--checkpoint", help="checkpoint directory (default: the run's final model, else the config's)")
+    p.add_argument("--checkpoint", help="checkpoint directory (default: the run's final/, else its last checkpoint; "
+                                        "for a config: model.name)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+    p.add_argument("--label", help="name of this evaluation in the run's eval_posthoc.jsonl (default: the model's "
+                                   "directory name)")
 
     p = sub.add_parser("report", help="write report/index.html with plots for one or more runs")
     p.add_argument("runs", nargs="+", help="run directories (several: drawn on the same axes; a directory of "
@@ -40,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run")
     p.add_argument("--step", type=int, required=True)
 
-    sub.add_parser("tasks", help="list the available tasks")
+    p = sub.add_parser("tasks", help="list the available tasks, or one task's parameters with their defaults")
+    p.add_argument("name", nargs="?", help="a task name, e.g. countdown or reasoning_gym:leg_counting")
 
     p = sub.add_parser("difficulty", help="estimate per-prompt pass rates with the initial model")
     p.add_argument("config")
@@ -61,18 +70,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--temperature", type=float, help="sampling temperature (default: grpo.temperature, else 1.0)")
     p.add_argument("--out", help="JSON file (default: <run.output_dir>/baseline/<run.name>.json)")
 
+    p = sub.add_parser("check", help="validate a job file without loading the model and print the resolved job")
+    p.add_argument("config")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+
+    p = sub.add_parser("runs", help="a table of the runs under a directory (default: runs/)")
+    p.add_argument("dir", nargs="?", default="runs")
+
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args) or 0
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _close_progress_bars()
+        hint = (f"; every finished step is kept: continue with `rl-reasoner train {args.config} --resume`"
+                if args.command == "train" else "")
+        print(f"interrupted{hint}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `rl-reasoner inspect RUN --step 3 | head`: the reader left; exit quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except UserError as e:
+        _close_progress_bars()
         print(f"rl-reasoner {args.command}: error: {e}", file=sys.stderr)
         return 2
+
+
+def _close_progress_bars() -> None:
+    """End any progress bar's line first, so the error is the last line and is not redrawn over."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", None) or []):
+        bar.close()
 
 
 def user_errors():
@@ -82,7 +109,7 @@ def user_errors():
     from rl_reasoner.tasks import TaskError
     from rl_reasoner.templates import TemplateError
 
-    return ConfigError, ModelError, TaskError, TemplateError, FileNotFoundError
+    return ConfigError, ModelError, TaskError, TemplateError, FileNotFoundError, OSError
 
 
 class UserError(Exception):
@@ -94,8 +121,32 @@ def _wrap(fn):
         try:
             return fn(args)
         except user_errors() as e:
-            raise UserError(str(e)) from e
+            raise UserError(_one_line(e, args)) from e
     return run
+
+
+def _one_line(error: Exception, args) -> str:
+    """The message of a user error; an I/O failure (no space, read-only, permission) also says what to do."""
+    import errno
+
+    if not isinstance(error, OSError) or error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
+                                                               errno.EPERM, errno.ENOTDIR):
+        return str(error)
+    from rl_reasoner.preflight import describe_os_error
+
+    fix = "Fix: free space or choose a writable location"
+    if args.command == "train":
+        fix += f", then continue with `rl-reasoner train {args.config} --resume`"
+    return f"{describe_os_error(error)}. {fix}"
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("rl-reasoner")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed; run from a source tree)"
 
 
 @_wrap
@@ -119,7 +170,7 @@ def cmd_train(args):
 def cmd_eval(args):
     from rl_reasoner.evaluate import run_eval
 
-    run_eval(Path(args.target), checkpoint=args.checkpoint, overrides=args.overrides)
+    run_eval(Path(args.target), checkpoint=args.checkpoint, overrides=args.overrides, label=args.label)
 
 
 @_wrap
@@ -151,9 +202,10 @@ def cmd_inspect(args):
 
 @_wrap
 def cmd_tasks(args):
+    from rl_reasoner.task_help import describe_task
     from rl_reasoner.tasks import describe_all
 
-    print(describe_all())
+    print(describe_task(args.name) if args.name else describe_all())
 
 
 @_wrap
@@ -179,8 +231,24 @@ def cmd_baseline(args):
                  temperature=args.temperature, out=Path(args.out) if args.out else None)
 
 
+@_wrap
+def cmd_check(args):
+    from rl_reasoner.check import check_job
+    from rl_reasoner.config import load_config
+
+    print(check_job(load_config(args.config, args.overrides)))
+
+
+@_wrap
+def cmd_runs(args):
+    from rl_reasoner.runs import format_runs
+
+    print(format_runs(Path(args.dir)))
+
+
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "report": cmd_report, "aha": cmd_aha, "inspect": cmd_inspect,
-            "tasks": cmd_tasks, "difficulty": cmd_difficulty, "baseline": cmd_baseline, "score": cmd_score}
+            "tasks": cmd_tasks, "difficulty": cmd_difficulty, "baseline": cmd_baseline, "score": cmd_score,
+            "check": cmd_check, "runs": cmd_runs}
 
 if __name__ == "__main__":
     sys.exit(main())

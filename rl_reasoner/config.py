@@ -190,9 +190,14 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> JobConf
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}). Fix: save it as UTF-8") from None
+    if raw is None:  # an empty file would silently run a 100-step all-defaults job
+        raise ConfigError(f"{path}: the file is empty. Fix: name at least the task (task: {{name: arithmetic}}); "
+                          f"configs/default.yaml is a complete example")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(raw).__name__}")
     for item in overrides or []:

@@ -292,26 +292,35 @@ def console_line(summary: dict[str, dict]) -> str:
     return " | ".join(f"{name} {m['value']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]" for name, m in summary.items())
 
 
-def run_eval(target: Path, checkpoint: str | None = None, overrides: list[str] | None = None) -> dict[str, float]:
+def run_eval(target: Path, checkpoint: str | None = None, overrides: list[str] | None = None,
+             label: str | None = None) -> dict[str, float]:
     """``rl-reasoner eval``: score a run's model (or a config's model) on the task's held-out split.
 
-    ``target`` is a run directory (its ``config.yaml``; the model is ``--checkpoint``, else the run's ``final/``)
-    or a job file (the model is ``--checkpoint``, else ``model.name``). For a run directory the results are
-    appended to its ``eval.jsonl`` / ``eval_samples.jsonl`` with the checkpoint's step.
+    ``target`` is a run directory (its ``config.yaml``; the model is ``--checkpoint``, else the run's ``final/``,
+    else its last complete checkpoint, said so) or a job file (the model is ``--checkpoint``, else ``model.name``).
+    For a run directory the results go to their own files, ``eval_posthoc.jsonl`` / ``eval_posthoc_samples.jsonl``
+    (each record carries ``label``, the checkpoint and the number of examples), never to the training run's
+    ``eval.jsonl``: a later evaluation on other settings must not replace what the run recorded.
     """
+    import time
+
     import yaml
 
-    from rl_reasoner.config import apply_override, from_dict, load_config
+    from rl_reasoner.config import ConfigError, apply_override, from_dict, load_config
     from rl_reasoner.model import load_model
+    from rl_reasoner.resume import last_complete_checkpoint
     from rl_reasoner.rundir import RunDir
     from rl_reasoner.train import prepare
 
+    target = Path(target)
+    if not target.exists():
+        raise FileNotFoundError(f"{target}: no such run directory or config file")
     run = None
     if target.is_dir():
-        if not (target / "config.yaml").is_file():
-            raise FileNotFoundError(f"{target}: not a run directory (no config.yaml)")
         run = RunDir(target)
-        raw = yaml.safe_load((target / "config.yaml").read_text())
+        raw = run.read_config()
+        if raw is None:
+            raise FileNotFoundError(f"{target}: not a run directory (no readable config.yaml)")
         raw.pop("meta", None)
         for item in overrides or []:
             apply_override(raw, item, str(target / "config.yaml"))
@@ -319,10 +328,21 @@ def run_eval(target: Path, checkpoint: str | None = None, overrides: list[str] |
         config.source = str(target / "config.yaml")
     else:
         config = load_config(target, overrides)
+    if checkpoint is not None and not Path(checkpoint).is_dir():
+        raise FileNotFoundError(f"--checkpoint {checkpoint}: no such directory")
+    model_path = checkpoint
+    if model_path is None and run is not None:
+        if (run.path / "final").is_dir():
+            model_path = str(run.path / "final")
+        elif (last := last_complete_checkpoint(run.checkpoints)) is not None:
+            model_path = str(last)
+            print(f"[rl-reasoner] {run.path} has no final/ (the run did not finish): evaluating its last complete "
+                  f"checkpoint, {last.name}", flush=True)
+        else:
+            raise ConfigError(f"{run.path} has neither final/ nor a complete checkpoint: no trained model to evaluate. "
+                              f"Fix: pass --checkpoint DIR, or evaluate the base model with `rl-reasoner eval CONFIG`")
     job = prepare(config)
-    model_path = checkpoint or (str(run.path / "final") if run and (run.path / "final").is_dir() else job.model_path)
-    if not Path(model_path).exists() and (checkpoint or run):
-        raise FileNotFoundError(f"checkpoint {model_path} does not exist")
+    model_path = model_path or job.model_path
     step = _step_of(Path(model_path), run)
     model = load_model(model_path, config.model)
     rows = job.eval_rows[: config.eval.num_examples or None]
@@ -339,11 +359,17 @@ def run_eval(target: Path, checkpoint: str | None = None, overrides: list[str] |
         interval = f"  [{summary[name]['ci_low']:.4f}, {summary[name]['ci_high']:.4f}]" if name in summary else ""
         print(f"  {name:<{width}}  {value:.4f}{interval}")
     if run is not None:
-        source = {"checkpoint": str(model_path)}
-        run.append("eval", metric_records(summary, {m: v for m, v in metrics.items() if m not in summary},
-                                          step=step, task=config.task.name, **source))
-        run.append("eval_samples", [{**r, **source} for r in records])
+        source = {"label": label or Path(model_path).name, "checkpoint": str(model_path), "num_examples": len(rows),
+                  "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        run.append(POSTHOC, metric_records(summary, {m: v for m, v in metrics.items() if m not in summary},
+                                           step=step, task=config.task.name, **source))
+        run.append(POSTHOC + "_samples", [{**r, **source} for r in records])
+        print(f"[rl-reasoner] results recorded in {run.file(POSTHOC)} (label {source['label']!r})", flush=True)
     return metrics
+
+
+POSTHOC = "eval_posthoc"
+"""The run-directory file (``eval_posthoc.jsonl``) of evaluations made later with ``rl-reasoner eval``."""
 
 
 def _step_of(model_path: Path, run) -> int:

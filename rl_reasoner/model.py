@@ -57,7 +57,49 @@ def resolve_model(name: str) -> str:
         if not (path / "config.json").is_file():
             raise ModelError(f"model.name={name!r} is a path but holds no config.json: not a transformers checkpoint")
         return str(path)
+    if looks_like_path(name):
+        raise ModelError(f"model.name={name!r}: no such directory. Fix: give the path of a saved checkpoint "
+                         f"(a directory with config.json), a hub id such as Qwen/Qwen2.5-0.5B, or embedded:smollm2-135m")
+    check_hub_reachable(name)
     return name
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether ``name`` can only be a filesystem path (a hub id is ``name`` or ``org/name``).
+
+    >>> [looks_like_path(n) for n in ("Qwen/Qwen2.5-0.5B", "gpt2", "./m", "runs/x/final", "/tmp/m", "~/m")]
+    [False, False, True, True, True, True]
+    """
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name
+
+
+def check_hub_reachable(name: str, revision: str | None = None, timeout: float = 5.0) -> None:
+    """A hub model that is not cached needs the hub: fail at once, in one line, when it cannot be reached.
+
+    Without this, transformers retries for about a minute and ends in a long traceback.
+    """
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        from huggingface_hub.constants import ENDPOINT, HF_HUB_OFFLINE
+    except ImportError:
+        return
+    if isinstance(try_to_load_from_cache(name, "config.json", revision=revision), str):
+        return  # cached: transformers loads it offline
+    fix = (f"Fix: connect to the hub once to download it, or set model.name to a local checkpoint directory "
+           f"(or embedded:smollm2-135m)")
+    if HF_HUB_OFFLINE:
+        raise ModelError(f"model.name={name!r} is not in the local hub cache and HF_HUB_OFFLINE is set. {fix}")
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return  # a proxy decides; transformers will report
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+    except OSError as error:
+        raise ModelError(f"model.name={name!r} is not in the local hub cache and {url.hostname} cannot be reached "
+                         f"({error.strerror or error}). {fix}") from None
 
 
 def embedded_checkpoint(key: str) -> Path:
@@ -85,12 +127,21 @@ def embedded_checkpoint(key: str) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=target.parent))
         try:
             _convert_gguf(gguf_dir, spec.gguf_file, tmp)
+            _share_like_parent(tmp)  # mkdtemp makes it 0700: a shared RL_REASONER_CACHE must stay readable
             if target.exists():  # a leftover without config.json: never complete, safe to replace
                 shutil.rmtree(target)
             os.rename(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _share_like_parent(tree: Path) -> None:
+    """Give ``tree`` and its files the permissions of a directory created normally (umask applied)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [tree, *tree.rglob("*")]:
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 def _convert_gguf(gguf_dir: Path, gguf_file: str, out: Path) -> None:
@@ -115,7 +166,11 @@ def _convert_gguf(gguf_dir: Path, gguf_file: str, out: Path) -> None:
 
 @contextmanager
 def _file_lock(path: Path):
-    with open(path, "w") as handle:
+    try:
+        handle = open(path, "a")
+    except PermissionError:  # a shared cache made by another user: a read-only descriptor can hold the lock too
+        handle = open(path)
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -136,7 +191,12 @@ def torch_dtype(name: str):
 def load_tokenizer(path: str, cfg):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+    except (OSError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelError(f"model.name={cfg.name!r}: cannot load its tokenizer ({first}). Fix: check model.name "
+                         f"and model.revision") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

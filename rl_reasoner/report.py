@@ -51,6 +51,8 @@ class Run:
     """The marker lists the run used: the defaults with the config's ``behaviour.markers`` applied."""
     notes: list[str] = field(default_factory=list)
     """What is missing or unreadable, in words, for the page."""
+    posthoc: list[dict] = field(default_factory=list)
+    """``eval_posthoc.jsonl``: evaluations made later with ``rl-reasoner eval``, each under its ``label``."""
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -81,6 +83,7 @@ def load_run(run_dir: str | Path) -> Run:
         setattr(run, attribute, records)
         if note:
             run.notes.append(note)
+    run.posthoc = [r for r in read_jsonl(path / "eval_posthoc.jsonl") if _step(r) is not None]
     return run
 
 
@@ -92,10 +95,11 @@ def _as_dict(value: Any) -> dict:
 def _read_records(path: Path) -> tuple[list[dict], str | None]:
     if not path.is_file():
         return [], f"{path.name} missing"
-    records = [record for record in read_jsonl(path) if _step(record) is not None]
+    skipped: list[int] = []
+    records = [record for record in read_jsonl(path, skipped) if _step(record) is not None]
     if not records:
         return [], f"{path.name} empty" if path.stat().st_size == 0 else f"{path.name} has no readable record"
-    return records, None
+    return records, f"{path.name}: skipped {len(skipped)} unreadable line(s) (torn or corrupt)" if skipped else None
 
 
 def _step(record: dict) -> int | None:
@@ -520,6 +524,8 @@ def write_report(run_dirs: list[Path], out_dir: Path | None = None) -> Path:
     sections.append("<h2>Training curves</h2>\n" + "\n".join(plots))
     sections.append(_before_after_section(runs))
     sections.append(_changes_section(runs))
+    if any(run.posthoc for run in runs):
+        sections.append(_posthoc_section(runs))
     sections.append(_probe_section(runs))
     sections.append(_aha_section(runs))
     title = "rl-reasoner report: " + ", ".join(run.name for run in runs)
@@ -695,6 +701,20 @@ def _seeds_section(runs: list[Run], out_dir: Path) -> str:
             f"<small>[95% interval, Student t over seeds]</small> at every step every seed evaluated.</p>\n"
             f'<figure><img src="seeds.png" alt="held-out metrics across seeds"></figure>\n'
             f"<table><tr><th>task</th><th>metric</th>{header}</tr>\n" + "\n".join(rows) + "</table>")
+
+
+def _posthoc_section(runs: list[Run]) -> str:
+    """Evaluations made after training (``rl-reasoner eval``), apart from the run's own held-out curve."""
+    rows = [
+        f"<tr><td>{_e(run.name)}</td><td>{_e(str(r.get('label', '')))}</td><td>{r['step']}</td>"
+        f"<td>{_e(str(r.get('task', '')))}</td><td>{_e(str(r.get('metric', '')))}</td><td>{_fmt(r.get('value'))}</td>"
+        f"<td>{_e(str(r.get('num_examples', '')))}</td></tr>"
+        for run in runs for r in run.posthoc
+    ]
+    return ("<h2>Evaluations after training</h2>\n<p>Made with <code>rl-reasoner eval</code> "
+            "(<code>eval_posthoc.jsonl</code>); not part of the curves above.</p>\n"
+            "<table><tr><th>run</th><th>label</th><th>step</th><th>task</th><th>metric</th><th>value</th>"
+            "<th>examples</th></tr>\n" + "\n".join(rows) + "</table>")
 
 
 def _start_middle_end(steps: Iterable[int]) -> list[int]:

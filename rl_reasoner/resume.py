@@ -15,6 +15,9 @@ closed here:
 :func:`resume_misalignment` names the one GRPO setting that cannot resume exactly: a checkpoint taken in the
 middle of a reused generation batch (``steps_per_generation`` / ``num_iterations`` larger than the
 gradient-accumulation steps), because the generation buffer is not part of a checkpoint.
+
+:func:`start_point` decides where a job starts: a fresh run, the last complete checkpoint, or nothing to do (a
+finished run is never trained past ``run.steps``; raising ``run.steps`` is how a run is extended).
 """
 
 from __future__ import annotations
@@ -84,6 +87,38 @@ def last_complete_checkpoint(checkpoints: str | Path) -> Path | None:
         if match and checkpoint_is_complete(path):
             found.append((int(match.group(1)), path))
     return max(found)[1] if found else None
+
+
+def start_point(run, config, resume: bool) -> Path | None:
+    """The checkpoint to continue from (None: start from scratch); says which on stdout.
+
+    Raises :class:`RunComplete` when ``resume`` finds the run finished (its last checkpoint is at ``run.steps``
+    or beyond and ``final/`` was written), and ``ConfigError`` when a fresh start would mix with the records of
+    an earlier run in the same directory.
+    """
+    from rl_reasoner.config import ConfigError
+
+    if not resume:
+        held = run.records_held()
+        if held:
+            raise ConfigError(f"{run.path} already holds a run ({', '.join(held)}). Fix: pass --resume to continue "
+                              f"it, or choose another run directory (--set run.name=NEW)")
+        return None
+    checkpoint = last_complete_checkpoint(run.checkpoints)
+    if checkpoint is None:
+        print(f"[rl-reasoner] --resume: no complete checkpoint in {run.checkpoints}; starting from scratch", flush=True)
+        return None
+    step = int(CHECKPOINT_NAME.fullmatch(checkpoint.name).group(1))
+    if step >= config.run.steps and (run.path / "final").is_dir():
+        raise RunComplete(f"[rl-reasoner] {run.path} is complete ({step} of run.steps={config.run.steps} steps, "
+                          f"final/ written): nothing to train. To train further, raise run.steps "
+                          f"(--set run.steps={step + max(1, step // 2)} --resume)")
+    print(f"[rl-reasoner] --resume: continuing from {checkpoint} (step {step} of {config.run.steps})", flush=True)
+    return checkpoint
+
+
+class RunComplete(Exception):
+    """``--resume`` found the run already finished; the message says so and how to extend it."""
 
 
 def resume_misalignment(gradient_accumulation_steps: int, steps_per_generation: int, num_iterations: int,

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -46,6 +47,26 @@ class RunDir:
             handle.flush()
             os.fsync(handle.fileno())
 
+    def read_config(self) -> dict | None:
+        """The run's ``config.yaml`` as a mapping, or None when it is missing or unreadable."""
+        try:
+            config = yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return None
+        return config if isinstance(config, dict) else None
+
+    def records_held(self) -> list[str]:
+        """What this directory already records of a run (non-empty JSONL files, checkpoints, final/); [] if none.
+
+        A directory holding only ``config.yaml`` (a job that failed before its first record) holds nothing.
+        """
+        held = [f"{name}.jsonl" for name in JSONL_FILES if self.file(name).is_file() and self.file(name).stat().st_size]
+        if self.checkpoints.is_dir() and any(self.checkpoints.glob("checkpoint-*")):
+            held.append("checkpoints/")
+        if (self.path / "final").exists():
+            held.append("final/")
+        return held
+
     def read(self, name: str) -> list[dict]:
         return list(read_jsonl(self.file(name)))
 
@@ -66,19 +87,41 @@ class RunDir:
             os.replace(tmp, path)
 
 
-def read_jsonl(path: str | Path) -> Iterator[dict]:
-    """Yield the records of a JSONL file, skipping a torn (partially written) line."""
+def read_jsonl(path: str | Path, skipped: list | None = None) -> Iterator[dict]:
+    """Yield the records of a JSONL file, skipping every line that is not a whole JSON object.
+
+    A job killed mid-write leaves a torn last line, possibly cut inside a multi-byte UTF-8 character; a disk
+    fault can leave binary garbage. Such lines are skipped, never fatal: a one-line warning on stderr names the
+    file and how many were skipped, and their line numbers are appended to ``skipped`` when it is given.
+
+    >>> import tempfile; f = Path(tempfile.mkdtemp()) / "m.jsonl"
+    >>> _ = f.write_bytes(b'{"step": 1}\\n\\xff\\xfe\\n{"step": 2, "text": "\\xc3')   # garbage, then a torn "é"
+    >>> lost = []; [r["step"] for r in read_jsonl(f, lost)], lost
+    ([1], [2, 3])
+    """
     path = Path(path)
     if not path.exists():
         return
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
+    lost = [] if skipped is None else skipped
+    before = len(lost)
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.strip():
+                continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
+                record = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                lost.append(number)
                 continue
             if isinstance(record, dict):
                 yield record
+            else:
+                lost.append(number)
+    if len(lost) > before:
+        count = len(lost) - before
+        print(f"[rl-reasoner] {path}: skipped {count} unreadable line{'s' if count > 1 else ''} "
+              f"(torn or corrupt; line {', '.join(map(str, lost[before:before + 5]))}"
+              f"{', ...' if count > 5 else ''})", file=sys.stderr, flush=True)
 
 
 def _jsonable(value):

@@ -12,6 +12,7 @@ import platform
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -21,7 +22,7 @@ from rl_reasoner import tasks
 from rl_reasoner.config import ConfigError, JobConfig, RewardSpec
 from rl_reasoner.model import load_model, load_tokenizer, resolve_model
 from rl_reasoner.rundir import RunDir
-from rl_reasoner.templates import get_template, render
+from rl_reasoner.templates import TemplateError, get_template, render
 
 
 @dataclass
@@ -58,7 +59,10 @@ class Job:
 def prepare(config: JobConfig) -> Job:
     """Load the task, render its prompts, build the rewards: every input error surfaces here."""
     spec = tasks.get(config.task.name)
-    data = spec.load(config.task.params, seed=config.run.seed)
+    try:
+        data = spec.load(config.task.params, seed=config.run.seed)
+    except tasks.TaskError as e:  # name the job file: the task's message names the task, the data and the fix
+        raise tasks.TaskError(f"{config.source}: {e}") from None
     if data.dropped:
         print(f"[rl-reasoner] task {config.task.name}: rows left out (never trained on): {data.dropped}", flush=True)
     reward_specs = config.rewards or [RewardSpec(**r) for r in spec.default_rewards]
@@ -76,7 +80,10 @@ def prepare(config: JobConfig) -> Job:
     format_fn = by_name.get(config.run.format_reward)
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model)
-    template = get_template(config.task.template or spec.default_template)
+    try:
+        template = get_template(config.task.template or spec.default_template)
+    except TemplateError as e:
+        raise TemplateError(f"{config.source}: task.template: {e}") from None
 
     def with_prompt(row: dict) -> dict:
         return {**row, "prompt": render(template, row["question"], tokenizer, chat=config.task.chat)}
@@ -96,9 +103,17 @@ def grpo_args(config: JobConfig, job: Job):
                 "disable_tqdm": False}
     if not torch.cuda.is_available():  # TRL defaults to bf16 mixed precision, which needs a GPU
         defaults["bf16"] = False
+        defaults["dataloader_pin_memory"] = False  # else torch warns that there is nothing to pin to
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # several CPU processes: DDP over gloo, not N lone copies
             defaults["use_cpu"] = True
-    return GRPOConfig(**{**defaults, **config.grpo}, output_dir=str(run_dir / "checkpoints"),
+    grpo = {**defaults, **config.grpo}
+    fields = {f.name: f for f in dataclasses.fields(GRPOConfig)}
+    for old, new in (("gradient_checkpointing", "activation_checkpointing"),
+                     ("gradient_checkpointing_kwargs", "activation_checkpointing_kwargs")):
+        if new in fields and new not in grpo:  # transformers 5 renamed it; the old name (and TRL's default) warns
+            value = grpo.pop(old, None)
+            grpo[new] = fields[old].default if value is None else value
+    return GRPOConfig(**grpo, output_dir=str(run_dir / "checkpoints"),
                       max_steps=config.run.steps, seed=config.run.seed,
                       reward_weights=[s.weight for s in job.reward_specs])
 
@@ -111,24 +126,32 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
 
     from rl_reasoner.callback import BehaviourCallback, SummaryProgress
     from rl_reasoner.preemption import PreemptionCallback
-    from rl_reasoner.resume import ResumeDataOrder, last_complete_checkpoint
+    from rl_reasoner.preflight import check_trackers, check_writable, grpo_arguments
+    from rl_reasoner.resume import ResumeDataOrder, RunComplete, start_point
     from rl_reasoner.trainer import ReasonerTrainer
 
+    # TRL 1.x calls transformers 5's deprecated gradient_checkpointing* methods around every generation: the warning
+    # repeated every step and named nothing the user can change (their own config key is translated in grpo_args).
+    warnings.filterwarnings("ignore", message=r"`(is_)?gradient_checkpointing(_enable|_disable)?` is deprecated",
+                            category=FutureWarning)
     set_seed(config.run.seed)
-    job = prepare(config)
-    args = grpo_args(config, job)
-    check_training_inputs(config, job)
     run = RunDir(config.run_dir)
-    checkpoint = last_complete_checkpoint(run.checkpoints) if resume else None
-    if resume and checkpoint is None:
-        print(f"[rl-reasoner] --resume: no checkpoint in {run.checkpoints}; starting from scratch", flush=True)
-    if checkpoint is None and run.file("metrics").exists() and not resume:
-        raise SystemExit(f"{run.path} already holds a run; pass --resume to continue it, or choose run.name")
+    try:
+        checkpoint = start_point(run, config, resume)  # first: a finished or occupied run directory is known at once
+    except RunComplete as done:
+        print(done, flush=True)
+        return run.path
+    job = prepare(config)
+    args = grpo_arguments(config, job)  # TRL's own checks, as one-line errors, before any model loads
+    check_training_inputs(config, job)
+    check_trackers(config)
+    check_writable(run.path, "run directory", "choose a writable place: --set run.output_dir=DIR")
     if args.process_index == 0:
         run.create()
         if resume:  # drop what was recorded after the checkpoint (everything when there is none)
             run.rewind(int(checkpoint.name.split("-")[1]) if checkpoint else -1)
-        run.write_config(resolved_config(config, job))
+        run.write_config(resolved_config(config, job, previous=run.read_config() if resume else None,
+                                         checkpoint=checkpoint))
 
     model = load_model(job.model_path, config.model)
     trainer = ReasonerTrainer(
@@ -142,6 +165,7 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
         sampling=config.sampling,
         pass_reward=job.accuracy_name,
     )
+    trainer.base_model_name = config.model.name  # for the checkpoints' model card
     recorder = BehaviourCallback(run, job, trainer)
     trainer.callback_handler.callbacks.insert(0, recorder)  # before the reporters, so they see behaviour/*
     if trainer.pop_callback(ProgressCallback) is not None:
@@ -176,8 +200,12 @@ def _peft_config(config: JobConfig):
     return LoraConfig(**{"task_type": "CAUSAL_LM", **config.model.lora})
 
 
-def resolved_config(config: JobConfig, job: Job) -> dict:
-    """The config as run, plus what is needed to reproduce it."""
+def resolved_config(config: JobConfig, job: Job, previous: dict | None = None, checkpoint: Path | None = None) -> dict:
+    """The config as run, plus what is needed to reproduce it.
+
+    On resume (``previous``: the run's earlier ``config.yaml``) the original ``meta`` is kept and this start is
+    appended to ``meta.resumes`` (command, time, checkpoint), so the first command and start time are never lost.
+    """
     out = config.to_dict()
     out["rewards"] = [dataclasses.asdict(s) for s in job.reward_specs]
     versions = {}
@@ -201,6 +229,11 @@ def resolved_config(config: JobConfig, job: Job) -> dict:
         "num_eval": len(job.eval_rows),
         "rows_dropped": job.dropped,
     }
+    earlier = (previous or {}).get("meta")
+    if isinstance(earlier, dict) and earlier.get("started"):
+        resumes = [*earlier.get("resumes", []), {key: out["meta"][key] for key in ("command", "started", "git_revision")}
+                   | {"checkpoint": checkpoint.name if checkpoint else None}]
+        out["meta"] = {**earlier, "resumes": resumes}
     return out
 
 

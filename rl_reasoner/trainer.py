@@ -206,6 +206,18 @@ class ReasonerTrainer(GRPOTrainer):
         if self.prompt_sampler is not None and state["prompt_sampler"] is not None:
             self.prompt_sampler.load_state_dict(state["prompt_sampler"])
 
+    base_model_name: str | None = None
+    """The job's ``model.name``, named as the base model in the checkpoints' model card."""
+
+    def create_model_card(self, *args, **kwargs):
+        """TRL's card, naming the base model: TRL writes "fine-tuned version of None" for a local directory."""
+        super().create_model_card(*args, **kwargs)
+        card = Path(self.args.output_dir) / "README.md"
+        if self.base_model_name and self.is_world_process_zero() and card.is_file():
+            text = card.read_text(encoding="utf-8")
+            card.write_text(text.replace("[None](https://huggingface.co/None)", f"`{self.base_model_name}`"),
+                            encoding="utf-8")
+
     def _save_checkpoint(self, model, trial):
         # Written before TRL writes trainer_state.json, the file that marks a checkpoint complete: a job killed
         # in between leaves an incomplete checkpoint, never a "complete" one without its sampling state.

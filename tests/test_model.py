@@ -12,12 +12,43 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-def test_local_directory_and_hub_id(tiny_model_dir, tmp_path):
+def test_local_directory_and_hub_id(tiny_model_dir, tmp_path, monkeypatch):
     assert resolve_model(str(tiny_model_dir)) == str(tiny_model_dir)
-    assert resolve_model("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"  # handed to from_pretrained unchanged
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: "/cache/config.json")
+    assert resolve_model("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"  # cached: handed to from_pretrained unchanged
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match="no config.json"):
         resolve_model(str(tmp_path / "empty"))
+
+
+@pytest.mark.parametrize("name", ["./no/such/model", "/no/such/model", "runs/x/final", "~/no-such-model"])
+def test_a_local_path_that_does_not_exist_is_one_line_naming_the_fix(name):
+    with pytest.raises(ModelError, match="no such directory. Fix: give the path of a saved checkpoint") as error:
+        resolve_model(name)
+    assert "\n" not in str(error.value)
+
+
+def test_a_hub_model_that_is_not_cached_fails_at_once_while_offline(monkeypatch):
+    import huggingface_hub
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelError, match="not in the local hub cache and HF_HUB_OFFLINE is set. Fix"):
+        resolve_model("Qwen/Qwen2.5-0.5B")
+    # Not marked offline, but the hub cannot be reached: one line too, without transformers' minute of retries.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    for proxy in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+
+    def unreachable(address, timeout):
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr("socket.create_connection", unreachable)
+    with pytest.raises(ModelError, match="cannot be reached \\(Network is unreachable\\). Fix"):
+        resolve_model("Qwen/Qwen2.5-0.5B")
 
 
 def test_unknown_embedded_model_lists_the_available_ones(cache):
@@ -52,6 +83,20 @@ def test_killed_conversion_leaves_no_cache_and_the_next_run_converts(cache, monk
     monkeypatch.setattr(model_mod, "_convert_gguf", _fake_convert(calls))
     path = embedded_checkpoint("smollm2-135m")
     assert (path / "config.json").is_file() and len(calls) == 2
+
+
+def test_the_converted_model_is_readable_by_other_users_of_a_shared_cache(cache, monkeypatch):
+    import os
+    import stat
+
+    monkeypatch.setattr(model_mod, "_convert_gguf", _fake_convert([]))
+    old = os.umask(0o022)
+    try:
+        path = embedded_checkpoint("smollm2-135m")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o755  # not mkdtemp's 0700
+    assert stat.S_IMODE((path / "config.json").stat().st_mode) == 0o644
 
 
 def test_jobs_starting_together_convert_once(cache, monkeypatch):

@@ -84,6 +84,25 @@ def test_reasoning_gym_rows_carry_what_the_reward_needs():
     assert wrong == [0.0] * len(data.train)
 
 
+def test_reasoning_gym_num_train_means_distinct_rows_even_when_the_config_repeats_itself():
+    """configs/reasoning_gym.yaml's small config repeats ~40% of its questions: more are drawn to replace them."""
+    config = {"min_animals": 1, "max_animals": 2, "min_instances": 1, "max_instances": 3}
+    data = get("reasoning_gym:leg_counting").load({"num_train": 300, "num_eval": 50, "config": config}, 0)
+    assert (len(data.train), len(data.eval)) == (300, 50)
+    assert len({r["question"] for r in data.train}) == 300 and data.dropped  # the repeats are still counted
+    beyond = [r for r in data.train if json.loads(r["rg_entry"])["source"]["index"] >= 300]
+    assert beyond  # rows drawn past the first 300 entries are scored against the entry they came from
+    reward = build({"name": "reasoning_gym"})
+    assert reward([f"<answer>{r['answer']}</answer>" for r in beyond], **rg_columns(beyond)) == [1.0] * len(beyond)
+
+
+def test_reasoning_gym_a_config_with_too_few_distinct_questions_keeps_what_there_is_and_says_so():
+    config = {"min_animals": 1, "max_animals": 1, "min_instances": 1, "max_instances": 1}  # a handful of questions
+    data = get("reasoning_gym:leg_counting").load({"num_train": 200, "num_eval": 5, "config": config}, 0)
+    assert 0 < len(data.train) < 200 and len({r["question"] for r in data.train}) == len(data.train)
+    assert data.dropped["train: short of num_train (the config yields too few distinct questions)"] == 200 - len(data.train)
+
+
 def test_reasoning_gym_strict_mode_refuses_partial_credit_native_keeps_it():
     rows = get("reasoning_gym:leg_counting").load({"num_train": 5, "num_eval": 5}, 0).train
     padded = [f"<answer>x {r['answer']}</answer>" for r in rows]  # gold contained in the answer
@@ -113,7 +132,8 @@ def test_reasoning_gym_unreadable_entry_is_not_scorable():
 def test_reasoning_gym_splits_disjoint_and_duplicates_reported():
     data = get("reasoning_gym:coin_flip").load({"num_train": 200, "num_eval": 40}, 0)
     assert not {r["question"] for r in data.train} & {r["question"] for r in data.eval}
-    assert data.dropped and sum(data.dropped.values()) == 240 - len(data.train) - len(data.eval)
+    assert (len(data.train), len(data.eval)) == (200, 40)  # repeats are replaced by further draws ...
+    assert data.dropped and all(v > 0 for v in data.dropped.values())  # ... and still counted
     again = get("reasoning_gym:coin_flip").load({"num_train": 200, "num_eval": 40}, 1)
     assert [r["id"] for r in again.eval] == [r["id"] for r in data.eval]
 

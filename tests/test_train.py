@@ -6,7 +6,7 @@ import math
 import pytest
 import yaml
 
-from rl_reasoner.config import load_config
+from rl_reasoner.config import ConfigError, load_config
 from rl_reasoner.rundir import read_jsonl
 from rl_reasoner.train import train
 
@@ -76,24 +76,43 @@ def test_two_steps_fill_every_file_of_the_run_directory(tmp_path, tiny_model_dir
     refs = _assert_references_exist(write_report([run]))
     assert len(refs.images) >= 5
 
-    # `rl-reasoner eval RUN --checkpoint ...` scores a checkpoint and appends it with its step.
+    # `rl-reasoner eval RUN --checkpoint ...` scores a checkpoint into its own file, with its step and label;
+    # the training run's eval.jsonl is left exactly as it was.
     from rl_reasoner.cli import main
 
+    recorded = (run / "eval.jsonl").read_bytes()
     assert main(["eval", str(run), "--checkpoint", str(run / "checkpoints" / "checkpoint-1"),
-                 "--set", "eval.k=0"]) == 0
-    appended = [e for e in read_jsonl(run / "eval.jsonl") if "checkpoint" in e]
-    assert {e["step"] for e in appended} == {1} and "accuracy" in {e["metric"] for e in appended}
+                 "--set", "eval.k=0", "--set", "eval.num_examples=2"]) == 0
+    assert (run / "eval.jsonl").read_bytes() == recorded
+    later = list(read_jsonl(run / "eval_posthoc.jsonl"))
+    assert {e["step"] for e in later} == {1} and "accuracy" in {e["metric"] for e in later}
+    assert {e["label"] for e in later} == {"checkpoint-1"} and {e["num_examples"] for e in later} == {2}
+    assert len(list(read_jsonl(run / "eval_posthoc_samples.jsonl"))) == 2
+    page = write_report([run]).read_text()
+    assert "Evaluations after training" in page and "<td>checkpoint-1</td>" in page  # shown apart
+    # the checkpoints' model card names the base model (TRL wrote "fine-tuned version of None")
+    card = (run / "checkpoints" / "README.md").read_text()
+    assert "version of None" not in card and str(tiny_model_dir) in card
 
 
 def test_resume_continues_without_duplicated_or_missing_steps(tmp_path, tiny_model_dir):
     path = tiny_job(tmp_path, tiny_model_dir, eval={"every": 0})
     run = train(load_config(path))
     # Pretend the job died after checkpoint 2 and was restarted for 4 steps in total.
-    with pytest.raises(SystemExit, match="--resume"):
+    started = yaml.safe_load((run / "config.yaml").read_text())["meta"]
+    with pytest.raises(ConfigError, match="--resume"):
         train(load_config(path, ["run.steps=4"]))
-    train(load_config(path, ["run.steps=4"]), resume=True)
+    train(load_config(path, ["run.steps=4"]), resume=True)  # raising run.steps extends a finished run
     steps = [m["step"] for m in read_jsonl(run / "metrics.jsonl")]
     assert steps == [1, 2, 3, 4]
+    meta = yaml.safe_load((run / "config.yaml").read_text())["meta"]
+    assert meta["started"] == started["started"] and meta["command"] == started["command"]  # the original start
+    assert [r["checkpoint"] for r in meta["resumes"]] == ["checkpoint-2"]
+    # --resume on the finished run: says it is complete, trains nothing, changes nothing
+    before = {p.name: p.read_bytes() for p in run.glob("*.jsonl")}
+    train(load_config(path, ["run.steps=4"]), resume=True)
+    assert {p.name: p.read_bytes() for p in run.glob("*.jsonl")} == before
+    assert not (run / "checkpoints" / "checkpoint-5").exists()
     times = [m["time"] for m in read_jsonl(run / "metrics.jsonl")]
     assert times == sorted(times) and times[2] > times[1] > 0  # the run's clock continues across the resume
     assert [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]  # no torn line

@@ -25,9 +25,11 @@ class ReasoningGymParams:
     config: dict = field(default_factory=dict)
     """The dataset's own config fields (its difficulty knobs), e.g. `{"min_animals": 2, "max_animals": 4}`."""
     num_train: int = 1000
-    """Training entries drawn (fewer remain if the dataset repeats itself; the count is reported)."""
+    """Training entries: distinct questions, drawn past this count to replace repeats (fewer only when the config
+    cannot produce as many distinct questions; the shortfall is reported)."""
     num_eval: int = 100
-    """Held-out entries drawn from an independent seed; none shares a question with training."""
+    """Held-out entries (distinct, drawn like ``num_train``) from an independent seed; none shares a question with
+    training."""
     eval_seed: int = 0
     """Seed of the eval draw, independent of the run seed so every run evaluates on the same entries."""
     verify_gold: bool = True
@@ -97,22 +99,41 @@ def make_row(name: str, entry: dict, source: dict) -> dict:
 
 def _draw(task: str, name: str, p: ReasoningGymParams, split: str, seed: int, count: int,
           exclude: set[str], dropped: Counter) -> list[dict]:
+    """``count`` entries with distinct questions (none in ``exclude``) whose gold answer scores 1.0.
+
+    A small config repeats itself (leg_counting with 1-2 animals: ~40% repeats in 1,100 draws), so entries are
+    drawn past ``count`` until ``count`` are kept: reasoning-gym seeds entry ``i`` with ``seed + i``, so a larger
+    dataset extends a smaller one. The draw stops at :data:`MAX_DRAW_FACTOR` x ``count`` entries; fewer rows are
+    kept only when the config cannot produce as many distinct questions, and the count is reported.
+    """
     dataset_seed = derived_seed(split, seed)
-    dataset = create(task, name, p.config, dataset_seed, count)
-    rows, seen = [], set(exclude)
-    source = {"config": p.config, "seed": dataset_seed, "size": count}
-    for index in range(count):
-        entry = dataset[index]
-        question = entry["question"].strip()
-        if question in seen:
-            dropped[f"{split}: repeats a question already drawn" + (" for eval" if question in exclude else "")] += 1
-            continue
-        if p.verify_gold and isinstance(entry["answer"], str) and dataset.score_answer(entry["answer"], entry) != 1.0:
-            dropped[f"{split}: gold answer does not score 1.0"] += 1
-            continue
-        seen.add(question)
-        rows.append(make_row(name, entry, {**source, "index": index}))
+    rows, seen, index, size = [], set(exclude), 0, count
+    while len(rows) < count and index < MAX_DRAW_FACTOR * count:
+        dataset = create(task, name, p.config, dataset_seed, size)
+        source = {"config": p.config, "seed": dataset_seed, "size": size}
+        for index in range(index, size):
+            entry = dataset[index]
+            question = entry["question"].strip()
+            if question in seen:
+                dropped[f"{split}: repeats a question already drawn" + (" for eval" if question in exclude else "")] += 1
+                continue
+            if p.verify_gold and isinstance(entry["answer"], str) and dataset.score_answer(entry["answer"], entry) != 1.0:
+                dropped[f"{split}: gold answer does not score 1.0"] += 1
+                continue
+            seen.add(question)
+            rows.append(make_row(name, entry, {**source, "index": index}))
+            if len(rows) == count:
+                break
+        index, size = size, min(2 * size, MAX_DRAW_FACTOR * count)
+    if len(rows) < count:
+        dropped[f"{split}: short of num_{split} (the config yields too few distinct questions)"] = count - len(rows)
+        logger.warning("task %s: the config yields only %d distinct %s questions in %d draws, not %d",
+                       task, len(rows), split, MAX_DRAW_FACTOR * count, count)
     return rows
+
+
+MAX_DRAW_FACTOR = 8
+"""Entries drawn at most per entry asked for, before settling for fewer distinct questions."""
 
 
 def load_dataset(name: str, params: ReasoningGymParams, seed: int) -> TaskData:

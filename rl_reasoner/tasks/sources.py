@@ -82,14 +82,18 @@ def read_file(task: str, path: Path) -> list[dict]:
 
     if kind == "JSONL":
         records = []
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise not_format(f"line {number}: {error.msg}") from None
+        try:
+            with path.open(encoding="utf-8") as handle:
+                for number, line in enumerate(handle, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        records.append(json.loads(line))
+                    except json.JSONDecodeError as error:
+                        raise not_format(f"line {number}: {error.msg}") from None
+        except UnicodeDecodeError as error:
+            raise TaskError(f"task {task!r}: {str(path)!r} is not UTF-8 text ({error.reason} at byte {error.start}). "
+                            f"Fix: re-encode it as UTF-8 (e.g. iconv -t UTF-8).") from None
         return records
     if kind == "JSON":
         try:
