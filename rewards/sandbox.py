@@ -18,18 +18,20 @@ It never reads a job's program, input or tests: they arrive as memfds that it ha
 test of any job is ever in the memory that programs are forked from.
 
 - The **program process** is forked per job (no exec: it costs about a millisecond, not an interpreter
-  start-up), as the slot's own unprivileged uid, in its own session, chrooted to the private root, in a
-  fresh directory `/tmp/job-N` (the only place it can write), with rlimits on CPU time, address space,
-  processes (binding, as the uid is not root), file size and open files, an empty environment and
-  `no_new_privs`. It runs the program; in a tests job it then answers calls of its top-level functions
-  over a pipe, each return value sent with `marshal`, which refuses anything that is not exactly a
-  builtin value (no subclasses, no objects with a custom `__eq__`).
+  start-up), as the slot's own unprivileged uid, in its own session and IPC namespace, chrooted to the
+  private root, in a fresh directory `/tmp/job-N` (the only place it can write), with rlimits on CPU
+  time, address space, processes (binding, as the uid is not root), file size and open files, a seccomp
+  filter (no keyrings), an empty environment and `no_new_privs`. Where the kernel allows, the server
+  and so every process of its jobs live in a cgroup of the slot (memory and processes per job, the
+  slot's one CPU). It runs the program; in a tests job it then answers requests about its top-level
+  functions and classes over a pipe, each return value sent with `marshal`, which refuses anything
+  that is not exactly a builtin value; other values stay in the program and the tests get a handle.
 - The **tester process** is forked once per slot, as a second uid, not dumpable (the program cannot
-  ptrace it, read its memory or signal it). For each tests job it runs the tests with each of the
-  program's functions replaced by a proxy that calls the program process, re-checks that every value
-  coming back is a plain builtin value, and sends its verdict to the server over a socket only it
-  holds, after `check` has returned. The tests, and the expected values in them, never enter the
-  program's process.
+  ptrace it, read its memory or signal it), outside the slot's cgroup. For each tests job a fresh copy
+  of it runs the tests (with the real builtins) with the program's functions replaced by proxies that
+  call the program process, re-checks that every value coming back is a plain builtin value, and sends
+  its verdict to the server over a socket only the tester holds, after `check` has returned, then
+  exits. The tests, and the expected values in them, never enter the program's process.
 
 The server watches the job with a wall-clock deadline, reads the program's stdout/stderr up to the
 output limit, kills the program, then every process left below itself but the tester (it is their
@@ -48,16 +50,20 @@ channel), overriding `assert`/`AssertionError`/builtins/`check` (the tests run i
 tampering with signals (limits are enforced with SIGKILL from outside), killing the parent or other
 processes (other uids), escaping the chroot, reading the tests, the environment or datasets on disk,
 walking the caller's stack or the heap for expected values (they are in another process), objects
-whose `__eq__` is always true (not marshallable), background processes (killed), tests that never call
-the program (`no-tests`, scored `None`).
+whose `__eq__` or `__bool__` is always true (they stay in the program; the tests' handle equals only
+itself), builtins redefined by the program (the tests see the real ones), `StopIteration` raised into
+a loop of the tests (a `RuntimeError` there), state shared between jobs (IPC namespace per job, no
+keyrings, a fresh tester copy per job), starving a neighbour (the slot's cpuset), background processes
+(killed), directory trees deep enough to crash a recursive removal, tests that never call the program
+(`no-tests`) or cannot run (`bad-tests`), both scored `None`.
 
 Out of scope / known limits: tests that trust helpers the program itself defines (a HumanEval test
 that checks `decode(encode(x)) == x` with the program's `encode` can be fooled by the program, as in
-HumanEval itself); timing side channels; kernel exploits; the memory limit is on address space
-(`RLIMIT_AS`), not resident memory; values crossing to the program must be marshallable (plain data:
-tests passing functions or objects get `unsupported`, scored `None`); mutation of an argument in place
-is not seen by the tests. Programs get the standard library only (no site-packages), no `/proc` and no
-`/dev/shm`.
+HumanEval itself); timing side channels; kernel exploits; without a cgroup, memory and processes are
+limited per process only; values crossing to the program must be marshallable or handles of its own
+objects (tests passing functions get `unsupported`, scored `None`); mutation of an argument in place
+is not seen by the tests. Programs get the standard library only (every package directory is hidden),
+no `/proc` and no `/dev/shm`.
 
 Other identities (reported by `Sandbox.isolation`): where uids cannot be switched (not root, or root of
 a user namespace as in rootless containers), the server enters a user namespace if needed, so that it
@@ -239,10 +245,11 @@ class Sandbox:
         *,
         network_namespace: bool = True,
         private_root: bool = True,
+        cgroup: bool = True,
         scratch_bytes: int = 64 << 20,
     ):
         """`workers`: concurrent jobs (default: the CPUs this process may use, at most 8).
-        `network_namespace`/`private_root`: turn a protection off (for tests of the fallbacks).
+        `network_namespace`/`private_root`/`cgroup`: turn a protection off (for tests of the fallbacks).
         `scratch_bytes`: size of each slot's tmpfs holding the job directories."""
         if not sys.platform.startswith("linux"):
             raise SandboxError("the sandbox needs Linux (namespaces, memfd, pidfd)")
@@ -254,6 +261,7 @@ class Sandbox:
         self._options = {
             "network_namespace": bool(network_namespace),
             "private_root": bool(private_root),
+            "cgroup": bool(cgroup),
             "scratch_bytes": int(scratch_bytes),
         }
         import queue
