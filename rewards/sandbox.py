@@ -1778,10 +1778,11 @@ def _safe_str(error: BaseException) -> str:
 
 
 def _read_all(fd: int) -> str:
-    os.lseek(fd, 0, os.SEEK_SET)
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
+    """The whole content of a memfd, read with `pread` (its offset may be shared with another process)."""
+    chunks, offset = [], 0
+    while chunk := os.pread(fd, 1 << 20, offset):
         chunks.append(chunk)
+        offset += len(chunk)
     return b"".join(chunks).decode("utf-8", "surrogatepass")
 
 
