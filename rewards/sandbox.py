@@ -1247,8 +1247,8 @@ def _confine(server: _Server, uid: int, cwd: str, rlimits: dict[int, int], dumpa
             server.cgroup.enter("homes")  # the tester is not limited by (nor counted in) the job's cgroup
             if server.cpu is not None:
                 os.sched_setaffinity(0, {server.cpu})  # leaving the slot's cpuset reset its affinity
-    if program:
-        os.setpriority(os.PRIO_PROCESS, 0, 10)  # below its server (same CPU): the server's deadline holds
+    if program and server.cgroup is not None:  # below its server in the slot's cgroup: the server's deadline holds
+        os.setpriority(os.PRIO_PROCESS, 0, 10)  # (relative to the server only: the cgroup competes as a whole)
     if program and server.ipc_namespace:
         _unshare(_CLONE_NEWIPC)  # SysV and POSIX IPC objects of the job die with its last process
     if server.root:
