@@ -753,7 +753,7 @@ class _Server:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             rlimits = _rlimits(None, self.own_uids)
             fds = [self.devnull, self.devnull, self.devnull, theirs.fileno()]
-            self.tester_pid = _spawn(self, fds, self.tester_uid, "/", rlimits, lambda: _tester_main(3, self.own_uids), dumpable=False)
+            self.tester_pid = _spawn(self, fds, self.tester_uid, "/", rlimits, lambda: _tester_main(3), dumpable=False)
             theirs.close()
             self.tester_socket, self.tester_jobs = ours, 0
         self.tester_jobs += 1
@@ -1081,13 +1081,18 @@ def _receive_verdict(server: _Server, job: int, seconds: float) -> tuple[str, st
     deadline = time.monotonic() + seconds
     while _wait_readable(server.tester_socket.fileno(), max(0.0, deadline - time.monotonic())):
         message = server.tester_socket.recv(1 << 16)
-        if not message:
-            break
+        if not message:  # the tester died during the tests (os._exit, a signal): the program cannot kill it
+            server.stop_tester()
+            if server.own_uids:
+                return "bad-tests", "the tests ended the tester process before their verdict"
+            return "error", "the tester process died"
         try:
-            number, kind, detail = marshal.loads(message)
+            number, kind, detail, clean = marshal.loads(message)
         except (ValueError, EOFError, TypeError):
             break
         if number == job:
+            if not clean:  # the tests left state behind (a timer, a handler, a builtin...): a new tester
+                server.stop_tester()
             return kind, detail
     server.stop_tester()
     return "error", "the tests did not finish"
@@ -1205,7 +1210,7 @@ def _rlimits(limits: Limits | None, own_uids: bool) -> dict[int, int]:
         }
     rlimits[resource.RLIMIT_CORE] = 0
     if own_uids:  # with the caller's uid it would count the caller's own processes and threads too
-        rlimits[resource.RLIMIT_NPROC] = 2 if limits is None else limits.max_processes  # tester: it + one copy
+        rlimits[resource.RLIMIT_NPROC] = 1 if limits is None else limits.max_processes
     return rlimits
 
 
@@ -1501,56 +1506,83 @@ def _answer_calls(namespace: dict) -> None:
         _write_frame(5, answer)
 
 
-def _tester_main(socket_fd: int, own_uids: bool) -> int:
-    """The tester process: a clean copy of it is forked for each job from the server (tests, program,
-    calls pipe, answers pipe), runs the tests against proxies of the program's functions and exits; this
-    parent sends back (job, kind, detail) — `bad-tests` when the copy died without a verdict."""
+def _tester_main(socket_fd: int) -> int:
+    """The tester process: for each job from the server (tests, program, calls pipe, answers pipe), run the
+    tests against proxies of the program's functions and send back (job, kind, detail, clean). `clean` is
+    False when the tests left state in this process (`_left_state`): the server then replaces it, so no
+    timer, signal handler or builtin of one job's tests reaches the next job."""
     sock = socket.socket(fileno=socket_fd)
+    baseline = _tester_state()
     while True:
-        verdict_r, verdict_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(verdict_r)
-            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-            os._exit(_test_one_job(sock, verdict_w))
-        os.close(verdict_w)
-        number = _read_frame(verdict_r)
-        verdict = _read_frame(verdict_r) if number is not None else None
-        os.close(verdict_r)
-        status = os.waitpid(pid, 0)[1]
-        if number is None:
-            return 0  # the server hung up
-        if verdict is None:  # the tests exited or were killed (own uids: the program cannot signal them)
-            how = f"killed by {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status) else (
-                f"exited with status {os.waitstatus_to_exitcode(status)}"
-            )
-            kind = "bad-tests" if own_uids else "error"
-            verdict = marshal.dumps((marshal.loads(number), kind, f"the tests {how} before their verdict"))
         try:
-            sock.send(verdict)
+            message, fds, _, _ = socket.recv_fds(sock, 1 << 16, 4)
         except OSError:
             return 0
+        if not message or len(fds) != 4:
+            return 0
+        tests_fd, program_fd, calls_fd, answers_fd = fds
+        try:
+            job = json.loads(message)
+            source = _read_all(tests_fd)
+            kind, detail = _run_tests(source, job["entry_point"], calls_fd, answers_fd, program_fd)
+        except BaseException as error:  # noqa: BLE001 - e.g. MemoryError; this tester is then replaced
+            kind, detail = "error", _describe_exception(error)
+        finally:
+            for fd in fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        try:
+            clean = not _left_state(baseline)
+        except BaseException:  # noqa: BLE001
+            clean = False
+        sock.send(marshal.dumps((job["job"], kind, detail, clean)))
+        if not clean:
+            return 0
+        gc.collect()
 
 
-def _test_one_job(sock: socket.socket, verdict_fd: int) -> int:
-    """In a fresh copy of the tester: run one job's tests; write its number, then (job, kind, detail)."""
-    try:
-        message, fds, _, _ = socket.recv_fds(sock, 1 << 16, 4)
-    except OSError:
-        return 3
-    if not message or len(fds) != 4:
-        return 3
-    job = json.loads(message)
-    _write_frame(verdict_fd, marshal.dumps(job["job"]))
-    tests_fd, program_fd, calls_fd, answers_fd = fds
-    try:
-        source = _read_all(tests_fd)
-        kind, detail = _run_tests(source, job["entry_point"], calls_fd, answers_fd, program_fd)
-    except BaseException as error:  # noqa: BLE001 - e.g. MemoryError
-        kind, detail = "error", _describe_exception(error)
-    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())  # a timer the tests armed cannot cut in
-    _write_frame(verdict_fd, marshal.dumps((job["job"], kind, detail)))
-    return 0
+_TIMERS = (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)
+
+
+def _tester_state() -> dict:
+    """What tests could leave behind in the tester process, to compare after each job."""
+    handlers = {}
+    for number in signal.valid_signals():
+        try:
+            handlers[number] = signal.getsignal(number)
+        except (ValueError, OSError):
+            pass
+    return {
+        "handlers": handlers,
+        "builtins": dict(vars(builtins)),
+        "mask": signal.pthread_sigmask(signal.SIG_BLOCK, []),
+        "recursion": sys.getrecursionlimit(),
+        "streams": (sys.stdin, sys.stdout, sys.stderr),
+        "cwd": os.getcwd(),
+    }
+
+
+def _left_state(baseline: dict) -> bool:
+    """Whether the last tests left state here (timers are disarmed in passing): a timer, a signal handler or
+    mask, a pending signal, a changed builtin, a thread, a trace function, the recursion limit, stdio, cwd."""
+    import _thread
+
+    armed = [signal.setitimer(which, 0) for which in _TIMERS]
+    return (
+        any(delay or interval for delay, interval in armed)
+        or any(signal.getsignal(number) is not handler for number, handler in baseline["handlers"].items())
+        or vars(builtins) != baseline["builtins"]
+        or signal.pthread_sigmask(signal.SIG_BLOCK, []) != baseline["mask"]
+        or bool(signal.sigpending())
+        or _thread._count() != 0
+        or sys.gettrace() is not None
+        or sys.getprofile() is not None
+        or sys.getrecursionlimit() != baseline["recursion"]
+        or (sys.stdin, sys.stdout, sys.stderr) != baseline["streams"]
+        or os.getcwd() != baseline["cwd"]
+    )
 
 
 class _ProgramGone(BaseException):
