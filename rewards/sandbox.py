@@ -27,11 +27,12 @@ test of any job is ever in the memory that programs are forked from.
   functions and classes over a pipe, each return value sent with `marshal`, which refuses anything
   that is not exactly a builtin value; other values stay in the program and the tests get a handle.
 - The **tester process** is forked once per slot, as a second uid, not dumpable (the program cannot
-  ptrace it, read its memory or signal it), outside the slot's cgroup. For each tests job a fresh copy
-  of it runs the tests (with the real builtins) with the program's functions replaced by proxies that
-  call the program process, re-checks that every value coming back is a plain builtin value, and sends
-  its verdict to the server over a socket only the tester holds, after `check` has returned, then
-  exits. The tests, and the expected values in them, never enter the program's process.
+  ptrace it, read its memory or signal it), outside the slot's cgroup. For each tests job it runs the
+  tests (with the real builtins) with the program's functions replaced by proxies that call the program
+  process, re-checks that every value coming back is a plain builtin value, and sends its verdict to the
+  server over a socket only it holds, after `check` has returned; it is replaced when the tests left
+  state in it (a timer, a signal handler, a builtin...). The tests, and the expected values in them,
+  never enter the program's process.
 
 The server watches the job with a wall-clock deadline, reads the program's stdout/stderr up to the
 output limit, kills the program, then every process left below itself but the tester (it is their
@@ -53,7 +54,7 @@ walking the caller's stack or the heap for expected values (they are in another 
 whose `__eq__` or `__bool__` is always true (they stay in the program; the tests' handle equals only
 itself), builtins redefined by the program (the tests see the real ones), `StopIteration` raised into
 a loop of the tests (a `RuntimeError` there), state shared between jobs (IPC namespace per job, no
-keyrings, a fresh tester copy per job), starving a neighbour (the slot's cpuset), background processes
+keyrings, a tester replaced when tests leave state in it), starving a neighbour (the slot's cpuset), background processes
 (killed), directory trees deep enough to crash a recursive removal, tests that never call the program
 (`no-tests`) or cannot run (`bad-tests`), both scored `None`.
 
