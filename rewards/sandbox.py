@@ -282,7 +282,8 @@ class Sandbox:
 
     @property
     def isolation(self) -> dict[str, str]:
-        """What protects the jobs here (starts one server to find out): `user`, `network`, `filesystem`."""
+        """What protects the jobs here (starts one server to find out): `user`, `network`, `filesystem`,
+        `limits` (cgroup per job, or per process), `ipc`."""
         slot = self._idle.get()
         try:
             slot.ensure_started()
