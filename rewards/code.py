@@ -13,7 +13,8 @@ row's `tests` are either
   whitespace is removed from every line and trailing empty lines are dropped. The reward is the fraction
   of cases passed, or 1.0/0.0 with `all_or_nothing=True`.
 
-`None` (not scorable) when the row has no tests, or when its tests never call the program. Every
+`None` (not scorable) when the row has no tests (`None`, empty), when its tests never call the program, or
+when they cannot run (`bad-tests`: a SyntaxError, a name nobody defines, malformed cases). Every
 completion gets a reason, logged under `reason/code_tests` through TRL's `log_extra`: `passed`,
 `no-code`, `wrong-answer`, or a status of the sandbox (`failed`, `error`, `exited`, `timeout`,
 `sandbox:memory`, ... see `rewards.sandbox.STATUSES`); for a list of cases, the reason is that of the
@@ -142,10 +143,14 @@ def code_tests(
     jobs: list[Job] = []
     owners: list[int] = []  # the completion each job belongs to
     expected: list[str | None] = []  # stdout a stdio job must print; None for a tests job
+    problems: dict[int, str] = {}  # rows whose tests cannot run: why
     for row, (completion, row_tests) in enumerate(zip(completions, tests)):
         program = extract_program(completion_text(completion))
         if program is not None and setup is not None and setup[row]:
             program = f"{setup[row]}\n{program}"
+        if row_tests is None:
+            reasons[row] = "no-tests"
+            continue
         if isinstance(row_tests, str):
             if not row_tests.strip():
                 reasons[row] = "no-tests"
@@ -158,7 +163,11 @@ def code_tests(
             owners.append(row)
             expected.append(None)
         elif isinstance(row_tests, Sequence):
-            cases = io_cases(row_tests, row)
+            try:
+                cases = io_cases(row_tests, row)
+            except ValueError as error:  # the row's tests are at fault, not the completion: not scorable
+                reasons[row], problems[row] = "bad-tests", str(error)
+                continue
             if not cases:
                 reasons[row] = "no-tests"
                 continue
@@ -170,11 +179,14 @@ def code_tests(
                 owners.append(row)
                 expected.append(normalize_output(stdout))
         else:
-            raise TypeError(
+            reasons[row], problems[row] = "bad-tests", (
                 f"code_tests: row {row}: tests must be a string of Python test code or a list of "
                 f"{{'input', 'output'}} cases, got {type(row_tests).__name__}"
             )
 
+    if problems:
+        first = next(iter(problems.values()))
+        warnings.warn(f"{len(problems)} row(s) scored None, their tests cannot run; first: {first}", stacklevel=2)
     sandbox = default_sandbox()
     _warn_if_degraded(sandbox)
     verdicts: dict[int, list[tuple[bool | None, str]]] = {}

@@ -18,18 +18,21 @@ It never reads a job's program, input or tests: they arrive as memfds that it ha
 test of any job is ever in the memory that programs are forked from.
 
 - The **program process** is forked per job (no exec: it costs about a millisecond, not an interpreter
-  start-up), as the slot's own unprivileged uid, in its own session, chrooted to the private root, in a
-  fresh directory `/tmp/job-N` (the only place it can write), with rlimits on CPU time, address space,
-  processes (binding, as the uid is not root), file size and open files, an empty environment and
-  `no_new_privs`. It runs the program; in a tests job it then answers calls of its top-level functions
-  over a pipe, each return value sent with `marshal`, which refuses anything that is not exactly a
-  builtin value (no subclasses, no objects with a custom `__eq__`).
+  start-up), as the slot's own unprivileged uid, in its own session and IPC namespace, chrooted to the
+  private root, in a fresh directory `/tmp/job-N` (the only place it can write), with rlimits on CPU
+  time, address space, processes (binding, as the uid is not root), file size and open files, a seccomp
+  filter (no keyrings), an empty environment and `no_new_privs`. Where the kernel allows, the server
+  and so every process of its jobs live in a cgroup of the slot (memory and processes per job, the
+  slot's one CPU). It runs the program; in a tests job it then answers requests about its top-level
+  functions and classes over a pipe, each return value sent with `marshal`, which refuses anything
+  that is not exactly a builtin value; other values stay in the program and the tests get a handle.
 - The **tester process** is forked once per slot, as a second uid, not dumpable (the program cannot
-  ptrace it, read its memory or signal it). For each tests job it runs the tests with each of the
-  program's functions replaced by a proxy that calls the program process, re-checks that every value
-  coming back is a plain builtin value, and sends its verdict to the server over a socket only it
-  holds, after `check` has returned. The tests, and the expected values in them, never enter the
-  program's process.
+  ptrace it, read its memory or signal it), outside the slot's cgroup. For each tests job it runs the
+  tests (with the real builtins) with the program's functions replaced by proxies that call the program
+  process, re-checks that every value coming back is a plain builtin value, and sends its verdict to the
+  server over a socket only it holds, after `check` has returned; it is replaced when the tests left
+  state in it (a timer, a signal handler, a builtin...). The tests, and the expected values in them,
+  never enter the program's process.
 
 The server watches the job with a wall-clock deadline, reads the program's stdout/stderr up to the
 output limit, kills the program, then every process left below itself but the tester (it is their
@@ -48,16 +51,20 @@ channel), overriding `assert`/`AssertionError`/builtins/`check` (the tests run i
 tampering with signals (limits are enforced with SIGKILL from outside), killing the parent or other
 processes (other uids), escaping the chroot, reading the tests, the environment or datasets on disk,
 walking the caller's stack or the heap for expected values (they are in another process), objects
-whose `__eq__` is always true (not marshallable), background processes (killed), tests that never call
-the program (`no-tests`, scored `None`).
+whose `__eq__` or `__bool__` is always true (they stay in the program; the tests' handle equals only
+itself), builtins redefined by the program (the tests see the real ones), `StopIteration` raised into
+a loop of the tests (a `RuntimeError` there), state shared between jobs (IPC namespace per job, no
+keyrings, a tester replaced when tests leave state in it), starving a neighbour (the slot's cpuset), background processes
+(killed), directory trees deep enough to crash a recursive removal, tests that never call the program
+(`no-tests`) or cannot run (`bad-tests`), both scored `None`.
 
 Out of scope / known limits: tests that trust helpers the program itself defines (a HumanEval test
 that checks `decode(encode(x)) == x` with the program's `encode` can be fooled by the program, as in
-HumanEval itself); timing side channels; kernel exploits; the memory limit is on address space
-(`RLIMIT_AS`), not resident memory; values crossing to the program must be marshallable (plain data:
-tests passing functions or objects get `unsupported`, scored `None`); mutation of an argument in place
-is not seen by the tests. Programs get the standard library only (no site-packages), no `/proc` and no
-`/dev/shm`.
+HumanEval itself); timing side channels; kernel exploits; without a cgroup, memory and processes are
+limited per process only; values crossing to the program must be marshallable or handles of its own
+objects (tests passing functions get `unsupported`, scored `None`); mutation of an argument in place
+is not seen by the tests. Programs get the standard library only (every package directory is hidden),
+no `/proc` and no `/dev/shm`.
 
 Other identities (reported by `Sandbox.isolation`): where uids cannot be switched (not root, or root of
 a user namespace as in rootless containers), the server enters a user namespace if needed, so that it
@@ -83,7 +90,6 @@ import os
 import platform
 import resource
 import select
-import shutil
 import signal
 import socket
 import stat
@@ -114,11 +120,12 @@ STATUSES = {
     "sandbox:processes": "process limit (fork or thread creation refused)",
     "no-tests": "tests: they never called the program (or define no `check`); not scorable",
     "unsupported": "tests: they passed a value that cannot cross to the program; not scorable",
+    "bad-tests": "tests: they cannot run (a SyntaxError, a name nobody defines, they exit or kill the tester); not scorable",
     "sandbox:crashed": "the sandbox server died during the job (counted as a failure)",
 }
 """Every `Result.status`, with what it means."""
 
-NOT_SCORABLE = frozenset({"no-tests", "unsupported"})
+NOT_SCORABLE = frozenset({"no-tests", "unsupported", "bad-tests"})
 """Statuses whose `Result.passed` is `None`: the tests, not the program, are at fault."""
 
 UID_BASE = 61000
@@ -127,7 +134,7 @@ UID_BASE = 61000
 PRELOADED_MODULES = (
     "typing", "math", "cmath", "re", "collections", "itertools", "functools", "heapq", "bisect", "string",
     "hashlib", "copy", "fractions", "decimal", "datetime", "operator", "array", "dataclasses", "json",
-    "traceback", "_sitebuiltins",
+    "traceback", "shutil", "_sitebuiltins",
 )  # fmt: skip
 """Imported once by each server so programs and tests do not pay for it (`typing` alone is ~9 ms). Not
 `random` (nor `statistics`, `tempfile`, which import it): its at-fork reseeding costs each job ~0.1 ms."""
@@ -239,10 +246,11 @@ class Sandbox:
         *,
         network_namespace: bool = True,
         private_root: bool = True,
+        cgroup: bool = True,
         scratch_bytes: int = 64 << 20,
     ):
         """`workers`: concurrent jobs (default: the CPUs this process may use, at most 8).
-        `network_namespace`/`private_root`: turn a protection off (for tests of the fallbacks).
+        `network_namespace`/`private_root`/`cgroup`: turn a protection off (for tests of the fallbacks).
         `scratch_bytes`: size of each slot's tmpfs holding the job directories."""
         if not sys.platform.startswith("linux"):
             raise SandboxError("the sandbox needs Linux (namespaces, memfd, pidfd)")
@@ -254,6 +262,7 @@ class Sandbox:
         self._options = {
             "network_namespace": bool(network_namespace),
             "private_root": bool(private_root),
+            "cgroup": bool(cgroup),
             "scratch_bytes": int(scratch_bytes),
         }
         import queue
@@ -273,7 +282,8 @@ class Sandbox:
 
     @property
     def isolation(self) -> dict[str, str]:
-        """What protects the jobs here (starts one server to find out): `user`, `network`, `filesystem`."""
+        """What protects the jobs here (starts one server to find out): `user`, `network`, `filesystem`,
+        `limits` (cgroup per job, or per process), `ipc`."""
         slot = self._idle.get()
         try:
             slot.ensure_started()
@@ -387,6 +397,7 @@ class _Slot:
                 [sys.executable, "-I", "-S", "-B", os.path.abspath(__file__), "--serve", json.dumps(config)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,  # what goes wrong in a job is in its Result
                 pass_fds=(theirs.fileno(), lock_fd),
                 env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
                 start_new_session=True,
@@ -497,7 +508,7 @@ def _send_json(sock: socket.socket, message: dict) -> None:
 # Kernel interfaces (ctypes; the server and its children only).
 # --------------------------------------------------------------------------------------------------------
 
-_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWNET, _CLONE_NEWIPC = 0x00020000, 0x10000000, 0x40000000, 0x08000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
 _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_SECCOMP = 1, 4, 22
@@ -538,31 +549,45 @@ def _drop_capabilities() -> None:
     _checked(_libc.syscall(ctypes.c_long(_SYS_CAPSET[platform.machine()]), header, data))
 
 
-# Seccomp: (audit arch, socket syscall, io_uring_setup syscall) per machine.
-_SECCOMP_ARCH = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
+# Seccomp: audit arch and the syscalls filtered, per machine.
+_SECCOMP_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_SYSCALLS = {
+    "x86_64": {"socket": 41, "io_uring_setup": 425, "add_key": 248, "request_key": 249, "keyctl": 250,
+               "sched_setaffinity": 203},
+    "aarch64": {"socket": 198, "io_uring_setup": 425, "add_key": 217, "request_key": 218, "keyctl": 219,
+                "sched_setaffinity": 122},
+}  # fmt: skip
 
 
-def _refuse_sockets() -> None:
-    """Install a seccomp filter: socket() fails with EACCES unless AF_UNIX; io_uring is refused;
-    syscalls of another ABI (x32, i386 via int 0x80) fail. Needs `no_new_privs` (or root)."""
-    arch, socket_nr, uring_nr = _SECCOMP_ARCH[platform.machine()]
+def _seccomp_program(refused: Sequence[str], unix_sockets_only: bool) -> bytes:
+    """A seccomp filter: the `refused` syscalls fail with EACCES, as do syscalls of another ABI (x32,
+    i386 via int 0x80); with `unix_sockets_only`, socket() fails unless AF_UNIX (and io_uring is refused)."""
+    machine = platform.machine()
+    numbers = [_SYSCALLS[machine][name] for name in refused]
+    if unix_sockets_only:
+        numbers.append(_SYSCALLS[machine]["io_uring_setup"])
     ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
     allow, deny = 0x7FFF0000, 0x00050000 | errno.EACCES
-    program = [
-        (ld_abs, 0, 0, 4),  # 0: A = arch
-        (jeq, 0, 7, arch),  # 1: foreign ABI -> deny
-        (ld_abs, 0, 0, 0),  # 2: A = syscall number
-        (jge, 5, 0, 0x40000000),  # 3: x32 -> deny
-        (jeq, 4, 0, uring_nr),  # 4: io_uring_setup -> deny
-        (jeq, 0, 2, socket_nr),  # 5: not socket -> allow
-        (ld_abs, 0, 0, 16),  # 6: A = domain (args[0], low word)
-        (jeq, 0, 1, socket.AF_UNIX),  # 7: AF_UNIX -> allow, else deny
-        (ret, 0, 0, allow),  # 8
-        (ret, 0, 0, deny),  # 9
-    ]
-    filters = b"".join(struct.pack("HBBI", *instruction) for instruction in program)
+    # (code, jump-if-true target, jump-if-false target, k); targets: "next", "allow", "deny" or an index
+    program: list[tuple[int, str, str, int]] = [(ld_abs, "next", "next", 4), (jeq, "next", "deny", _SECCOMP_ARCH[machine])]
+    program += [(ld_abs, "next", "next", 0), (jge, "deny", "next", 0x40000000)]
+    program += [(jeq, "deny", "next", number) for number in numbers]
+    if unix_sockets_only:
+        program += [(jeq, "next", "allow", _SYSCALLS[machine]["socket"]), (ld_abs, "next", "next", 16)]
+        program += [(jeq, "allow", "deny", socket.AF_UNIX)]
+    program += [(ret, "next", "next", allow), (ret, "next", "next", deny)]
+    where = {"allow": len(program) - 2, "deny": len(program) - 1}
+    encoded = []
+    for index, (code, if_true, if_false, k) in enumerate(program):
+        jump = lambda target: 0 if target == "next" else where[target] - index - 1  # noqa: E731
+        encoded.append(struct.pack("HBBI", code, jump(if_true), jump(if_false), k))
+    return b"".join(encoded)
+
+
+def _install_seccomp(filters: bytes) -> None:
+    """Install a seccomp filter made by `_seccomp_program`. Needs `no_new_privs` (or root)."""
     buffer = ctypes.create_string_buffer(filters)
-    fprog = struct.pack("HxxxxxxQ", len(program), ctypes.addressof(buffer))
+    fprog = struct.pack("HxxxxxxQ", len(filters) // 8, ctypes.addressof(buffer))
     fprog_buffer = ctypes.create_string_buffer(fprog)
     mode_filter = 2
     zero = ctypes.c_ulong(0)
@@ -570,9 +595,103 @@ def _refuse_sockets() -> None:
     _checked(_libc.prctl(ctypes.c_int(_PR_SET_SECCOMP), ctypes.c_ulong(mode_filter), pointer, zero, zero))
 
 
+# Cgroups: one per slot, holding the server and so every process of its jobs (children inherit it).
+_CGROUP_V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuset")
+
+
+class _Cgroup:
+    """The slot's cgroup (v1: one directory per controller; v2: one directory) and the cgroup(s) the
+    server came from, where the tester goes back to. Limits are written only when they change."""
+
+    def __init__(self, name: str, cpu: int | None):
+        self.version, self.dirs, self.homes, self.written = 0, {}, {}, {}
+        own = {}
+        with open("/proc/self/cgroup") as file:
+            for line in file:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                for controller in controllers.split(",") if controllers else [""]:
+                    own[controller] = path
+        if all(os.path.isdir(f"/sys/fs/cgroup/{c}") and c in own for c in _CGROUP_V1_CONTROLLERS):
+            for controller in _CGROUP_V1_CONTROLLERS:
+                home = f"/sys/fs/cgroup/{controller}{own[controller].rstrip('/')}"
+                self.homes[controller] = home
+                self.dirs[controller] = self._make(f"{home}/{name}")
+            self.version = 1
+            with open(f"{self.homes['cpuset']}/cpuset.effective_mems") as file:
+                self.set("cpuset", "cpuset.mems", file.read().strip() or "0")
+            if cpu is None:
+                with open(f"{self.homes['cpuset']}/cpuset.effective_cpus") as file:
+                    self.set("cpuset", "cpuset.cpus", file.read().strip())
+            self.set("memory", "memory.swappiness", "0")
+        elif os.path.exists("/sys/fs/cgroup/cgroup.controllers") and "" in own:
+            home = f"/sys/fs/cgroup{own[''].rstrip('/')}"
+            with open(f"{home}/cgroup.subtree_control", "w") as file:
+                file.write("+memory +pids +cpu +cpuset")
+            self.homes[""] = home
+            self.dirs[""] = self._make(f"{home}/{name}")
+            self.version = 2
+        else:
+            raise OSError(errno.ENOENT, "no cgroup hierarchy with memory, pids, cpu and cpuset")
+        if cpu is not None:
+            self.set("cpuset", "cpuset.cpus", str(cpu))
+        self.enter("dirs")
+
+    @staticmethod
+    def _make(path: str) -> str:
+        try:
+            os.mkdir(path, 0o755)
+        except FileExistsError:
+            pass
+        return path
+
+    def set(self, controller: str, name: str, value: str) -> None:
+        key = (controller, name)
+        if self.written.get(key) != value:
+            with open(f"{self.dirs[controller if self.version == 1 else '']}/{name}", "w") as file:
+                file.write(value)
+            self.written[key] = value
+
+    def read(self, controller: str, name: str) -> str:
+        with open(f"{self.dirs[controller if self.version == 1 else '']}/{name}") as file:
+            return file.read()
+
+    def enter(self, which: str) -> None:
+        """Move this process into the slot's cgroup (`dirs`) or back where the server came from (`homes`)."""
+        for path in getattr(self, which).values():
+            with open(f"{path}/cgroup.procs", "w") as file:
+                file.write("0")
+
+    def limit(self, memory_bytes: int, processes: int) -> None:
+        """Per-job limits of everything in the slot's cgroup (the server's own use is added)."""
+        if self.version == 1:
+            self.set("memory", "memory.limit_in_bytes", str(memory_bytes))
+            self.set("pids", "pids.max", str(processes))
+        else:
+            self.set("", "memory.max", str(memory_bytes))
+            self.set("", "memory.swap.max", "0")
+            self.set("", "pids.max", str(processes))
+
+    def usage(self) -> int:
+        return int(self.read("memory", "memory.usage_in_bytes" if self.version == 1 else "memory.current"))
+
+    def oom_kills(self) -> int:
+        text = self.read("memory", "memory.oom_control" if self.version == 1 else "memory.events")
+        return next((int(line.split()[1]) for line in text.splitlines() if line.startswith("oom_kill ")), 0)
+
+    def remove(self) -> None:
+        for path in self.dirs.values():
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+
+
 # --------------------------------------------------------------------------------------------------------
 # The server: `python -I -S sandbox.py --serve CONFIG`.
 # --------------------------------------------------------------------------------------------------------
+
+_CGROUP_SLACK_BYTES = 16 << 20
+"""Added to a job's memory limit in the slot's cgroup: the server's growth, page tables, kernel memory."""
 
 TESTER_MEMORY_BYTES = 1 << 30
 """Address space of the tester process (it holds the values the program returns)."""
@@ -596,6 +715,17 @@ class _Server:
     """'namespace', 'seccomp' or 'none'."""
     root: str | None = None
     """The private root the children chroot to, or None (host filesystem)."""
+    cgroup: _Cgroup | None = None
+    """The slot's cgroup (per-job memory, processes and CPU share), or None: limits per process only."""
+    seccomp: bytes = b""
+    """The seccomp filter every program gets (keyrings; sockets and CPU affinity in the fallbacks)."""
+    ipc_namespace: bool = False
+    """Whether each program gets an IPC namespace of its own (SysV and POSIX IPC die with the job)."""
+    cpu: int | None = None
+    server_bytes: int = 0
+    oom_kills: int = 0
+    oom_protected: bool = False
+    """Memory the server itself holds in the slot's cgroup (added to each job's memory limit)."""
     devnull: int = -1
     jobs: int = 0
     tester_pid: int | None = None
@@ -654,10 +784,15 @@ def _serve(config: dict) -> None:
             header, fds = request
             try:
                 result = _run_job(server, header, fds)
+            except Exception as error:  # noqa: BLE001 - a bug or an exhausted resource: fail the job, restart
+                detail = f"the server failed: {_describe_exception(error)}"
+                result = {"status": "sandbox:crashed", "passed": False if header.get("tests") else None, "detail": detail}
             finally:
                 for fd in fds:
                     os.close(fd)
             _send_json(sock, result)
+            if result["status"] == "sandbox:crashed":
+                break
     finally:  # the caller is gone (or closed the sandbox)
         server.stop_tester()
         _kill_descendants(server)
@@ -684,7 +819,7 @@ def _receive_job(sock: socket.socket) -> tuple[dict, list[int]] | None:
 def _start_server(config: dict) -> _Server:
     if not hasattr(os, "pidfd_open"):
         raise SandboxError("the sandbox needs os.pidfd_open (Linux 5.3+)")
-    server = _Server(uid=config["uid"], workdir=config["workdir"])
+    server = _Server(uid=config["uid"], workdir=config["workdir"], cpu=config.get("cpu"))
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _prctl(_PR_SET_NO_NEW_PRIVS, 1)  # inherited by every child: no setuid binary can give root back
     if config.get("cpu") is not None:  # program and tester on one CPU: a call costs ~3 us, not ~200 us
@@ -721,9 +856,28 @@ def _start_server(config: dict) -> _Server:
     sys.argv = [_PROGRAM_NAME]
     os.environ.clear()
     os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "TMPDIR": "/tmp"})
+    server.ipc_namespace = server.root is not None and _can_unshare(_CLONE_NEWIPC)
+    if server.own_uids and config.get("cgroup", True):
+        try:
+            server.cgroup = _Cgroup(f"rl-reasoner-sandbox-{server.uid}", config.get("cpu"))
+        except OSError:
+            server.cgroup = None
+    if server.cgroup is not None:
+        try:  # at the memory limit the kernel kills a job's process, never its server (needs CAP_SYS_RESOURCE)
+            with open("/proc/self/oom_score_adj", "w") as file:
+                file.write("-1000")
+            server.oom_protected = True
+        except OSError:
+            pass
+    refused = ["add_key", "request_key", "keyctl"] + ["sched_setaffinity"] * (server.cgroup is None)
+    if platform.machine() in _SYSCALLS:
+        server.seccomp = _seccomp_program(refused, unix_sockets_only=server.network == "seccomp")
     _kill_descendants(server)
     gc.collect()
     gc.freeze()  # children never scan (and so never copy) the server's objects in their collections
+    if server.cgroup is not None:
+        server.server_bytes = server.cgroup.usage()
+        server.oom_kills = server.cgroup.oom_kills()
     if server.own_uids:
         user = f"uids {server.uid}/{server.tester_uid}"
     else:
@@ -732,6 +886,12 @@ def _start_server(config: dict) -> _Server:
         "user": user,
         "network": server.network,
         "filesystem": "private read-only root" if server.root else "host" + " (swept after each job)" * server.own_uids,
+        "limits": (
+            f"cgroup v{server.cgroup.version} per job (memory, processes, one CPU)"
+            if server.cgroup
+            else "per process (rlimits), CPU affinity locked"
+        ),
+        "ipc": "namespace per job" if server.ipc_namespace else "host",
     }
     return server
 
@@ -743,6 +903,18 @@ def _enter_user_namespace() -> None:
     for path, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
         with open(f"/proc/self/{path}", "w") as file:
             file.write(text)
+
+
+def _can_unshare(flags: int) -> bool:
+    """Whether a child can enter new namespaces of `flags`."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _unshare(flags)
+            os._exit(0)
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+    return os.waitpid(pid, 0)[1] == 0
 
 
 def _can_switch_to(uid: int) -> bool:
@@ -785,11 +957,33 @@ def _private_root(mount_point: str, scratch_bytes: int) -> str:
         _mount(source, target, None, _MS_BIND)
         _mount(None, target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID)
         bound.append(source)
+    for path in _package_directories():  # the standard library only: every package directory is hidden
+        if os.path.isdir(mount_point + path):
+            _mount("tmpfs", mount_point + path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV, "size=4k,mode=0555")
     os.mkdir(mount_point + "/tmp", 0o755)
+    os.symlink("/tmp/.stdin", mount_point + "/dev/stdin")
     options = f"size={scratch_bytes},nr_inodes=8192,mode=0755"
     _mount("tmpfs", mount_point + "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, options)
     _mount(None, mount_point, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, "size=4m,mode=0755")
     return mount_point
+
+
+PACKAGE_DIRECTORIES = (
+    "/usr/lib/python*/dist-packages", "/usr/lib/python*/site-packages", "/usr/local/lib/python*/dist-packages",
+    "/usr/local/lib/python*/site-packages", "/usr/share/pyshared", "/usr/share/python*",
+)  # fmt: skip
+"""Where system Python packages live: hidden (an empty read-only tmpfs on top) in the private root, as are
+the `site-packages`/`dist-packages` of the interpreter's own prefix."""
+
+
+def _package_directories() -> list[str]:
+    import glob
+
+    found = [path for pattern in PACKAGE_DIRECTORIES for path in glob.glob(pattern)]
+    for prefix in {sys.base_prefix, sys.prefix, sys.exec_prefix}:
+        found += glob.glob(os.path.join(prefix, "lib", "python*", "*-packages"))
+    found += [os.path.join(path, name) for path in sys.path if path for name in ("site-packages", "dist-packages")]
+    return sorted({os.path.realpath(path) for path in found if os.path.isdir(path)})
 
 
 def _run_job(server: _Server, header: dict, fds: list[int]) -> dict:
@@ -806,11 +1000,17 @@ def _run_job(server: _Server, header: dict, fds: list[int]) -> dict:
     os.lseek(data_fd, 0, os.SEEK_SET)
     program_fds = [server.devnull if tests else data_fd, out_w, err_w, program_fd, calls_r, answers_w]
     rlimits = _rlimits(limits, server.own_uids)
+    if server.cgroup is not None:  # the server's own memory and process are in the job's cgroup too
+        server.cgroup.limit(limits.memory_bytes + server.server_bytes + _CGROUP_SLACK_BYTES, limits.max_processes + 1)
+    if server.root is not None:  # /dev/stdin (a link to /tmp/.stdin: there is no /proc) reads the input
+        _write_stdin_file(server, None if tests else data_fd)
+    if tests:
+        server.tester()  # started before the program, which could fill the slot's process limit
     program = _spawn(server, program_fds, server.uid, inside, rlimits, lambda: _program_main(tests))
     pidfd = os.pidfd_open(program)
     if tests:
         job = json.dumps({"job": server.jobs, "entry_point": header["entry_point"]}).encode()
-        tester = _send_to_tester(server, job, [data_fd, calls_w, answers_r])
+        tester = _send_to_tester(server, job, [data_fd, program_fd, calls_w, answers_r])
     for fd in {out_w, err_w, calls_r, calls_w, answers_r, answers_w} - {server.devnull}:
         os.close(fd)
     watch = _Watch(limits, start, out_r, err_r, tester.fileno() if tests else pidfd, end_is_pidfd=not tests)
@@ -832,6 +1032,11 @@ def _run_job(server: _Server, header: dict, fds: list[int]) -> dict:
         os.close(fd)
     _clean_up_files(server, outside)
     status, detail = _outcome(watch, verdict, exited, program_status, program_usage, limits)
+    if server.cgroup is not None and status != "passed":
+        kills = server.cgroup.oom_kills()
+        if kills > server.oom_kills:
+            server.oom_kills = kills
+            status, detail = "sandbox:memory", f"over {limits.memory_bytes} bytes for the job (its processes together)"
     return {
         "status": status,
         "passed": (status == "passed") if tests and status not in NOT_SCORABLE else None,
@@ -841,6 +1046,21 @@ def _run_job(server: _Server, header: dict, fds: list[int]) -> dict:
         "detail": detail,
         "seconds": round(time.monotonic() - start, 6),
     }
+
+
+def _write_stdin_file(server: _Server, data_fd: int | None) -> None:
+    """`/tmp/.stdin` of the private root: a copy of the input (made by the kernel, the server does not read
+    it), empty in a tests job."""
+    path = os.path.join(server.root or "", "tmp", ".stdin")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
+    try:
+        if data_fd is not None:
+            size = os.fstat(data_fd).st_size
+            offset = 0
+            while offset < size and (copied := os.sendfile(fd, data_fd, offset, size - offset)):
+                offset += copied
+    finally:
+        os.close(fd)
 
 
 def _send_to_tester(server: _Server, job: bytes, fds: list[int]) -> socket.socket:
@@ -863,13 +1083,18 @@ def _receive_verdict(server: _Server, job: int, seconds: float) -> tuple[str, st
     deadline = time.monotonic() + seconds
     while _wait_readable(server.tester_socket.fileno(), max(0.0, deadline - time.monotonic())):
         message = server.tester_socket.recv(1 << 16)
-        if not message:
-            break
+        if not message:  # the tester died during the tests (os._exit, a signal): the program cannot kill it
+            server.stop_tester()
+            if server.own_uids:
+                return "bad-tests", "the tests ended the tester process before their verdict"
+            return "error", "the tester process died"
         try:
-            number, kind, detail = marshal.loads(message)
+            number, kind, detail, clean = marshal.loads(message)
         except (ValueError, EOFError, TypeError):
             break
         if number == job:
+            if not clean:  # the tests left state behind (a timer, a handler, a builtin...): a new tester
+                server.stop_tester()
             return kind, detail
     server.stop_tester()
     return "error", "the tests did not finish"
@@ -1017,9 +1242,22 @@ def _spawn(server: _Server, fds: list[int], uid: int, cwd: str, rlimits: dict[in
 
 def _confine(server: _Server, uid: int, cwd: str, rlimits: dict[int, int], dumpable: bool) -> None:
     """Limits, filesystem, identity and environment of a freshly forked child (runs as root until setuid)."""
+    program = dumpable  # the tester is the one child that is not dumpable
     for limit, value in rlimits.items():
         # RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL one second later (if SIGXCPU is ignored)
         resource.setrlimit(limit, (value, value + 1 if limit == resource.RLIMIT_CPU else value))
+    if server.cgroup is not None:
+        if program and server.oom_protected:
+            with open("/proc/self/oom_score_adj", "w") as file:
+                file.write("0")  # the server's -1000 is inherited: a memory bomb must be the one killed
+        elif not program:
+            server.cgroup.enter("homes")  # the tester is not limited by (nor counted in) the job's cgroup
+            if server.cpu is not None:
+                os.sched_setaffinity(0, {server.cpu})  # leaving the slot's cpuset reset its affinity
+    if program and server.cgroup is not None:  # below its server in the slot's cgroup: the server's deadline holds
+        os.setpriority(os.PRIO_PROCESS, 0, 10)  # (relative to the server only: the cgroup competes as a whole)
+    if program and server.ipc_namespace:
+        _unshare(_CLONE_NEWIPC)  # SysV and POSIX IPC objects of the job die with its last process
     if server.root:
         os.chroot(server.root)
     os.chdir(cwd)
@@ -1032,8 +1270,8 @@ def _confine(server: _Server, uid: int, cwd: str, rlimits: dict[int, int], dumpa
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
     if not dumpable:
         _prctl(_PR_SET_DUMPABLE, 0)  # no ptrace, no /proc/<pid>/mem, even for the same uid
-    if server.network == "seccomp":
-        _refuse_sockets()
+    if program and server.seccomp:
+        _install_seccomp(server.seccomp)
     os.environ["HOME"] = os.environ["TMPDIR"] = cwd  # the rest was set in the server
     os.umask(0o077)
 
@@ -1106,19 +1344,60 @@ def _clean_up_files(server: _Server, job_dir: str) -> None:
     """Delete what the job wrote: the whole scratch tmpfs of the private root, else the job directory
     and what the program's uid left in the usual world-writable places."""
     if server.root is None:
-        shutil.rmtree(job_dir, ignore_errors=True)
+        _remove(job_dir)
         if server.own_uids:
             _sweep_world_writable(server.uid)
         return
     with os.scandir(os.path.join(server.root, "tmp")) as entries:
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(entry.path)
-                except OSError:
-                    pass
+        paths = [entry.path for entry in entries]
+    for path in paths:
+        _remove(path)
+
+
+def _remove(path: str) -> None:
+    """Delete a file or a directory tree however deep (no recursion, no long paths: one directory fd at a
+    time, walking down by name and back up by `..`); errors are ignored."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return
+    names: list[str] = []  # the directories walked down into, below `path`
+    try:
+        while True:
+            below = None
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            below = below or entry.name
+                        else:
+                            os.unlink(entry.name, dir_fd=fd)
+                    except OSError:
+                        pass
+            if below is not None:
+                child = os.open(below, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                names.append(below)
+                continue
+            if not names:
+                break
+            parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)  # fails (and so ends the walk) if it could not be emptied
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def _sweep_world_writable(uid: int) -> None:
@@ -1133,10 +1412,7 @@ def _sweep_world_writable(uid: int) -> None:
                 try:
                     if entry.stat(follow_symlinks=False).st_uid != uid:
                         continue
-                    if entry.is_dir(follow_symlinks=False):
-                        shutil.rmtree(entry.path, ignore_errors=True)
-                    else:
-                        os.unlink(entry.path)
+                    _remove(entry.path)
                 except OSError:
                     pass
 
@@ -1177,41 +1453,80 @@ def _program_main(tests: bool) -> int:
     return code & 0xFF
 
 
+_REF = "\x00sandbox-ref"
+"""Tag of a reference to one of the program's objects passed back to it as an argument: `(_REF, handle)`."""
+
+
 def _answer_calls(namespace: dict) -> None:
-    """Tell the tester the program's functions, then answer its calls until it hangs up."""
+    """Tell the tester the program's functions and imported modules, then answer its requests until it
+    hangs up. A value that is not plain data stays here: the tester gets a handle to it (`_Remote`)."""
     names = sorted(name for name, value in namespace.items() if callable(value) and not name.startswith("__"))
-    _write_frame(5, marshal.dumps(("ready", names)))
+    module = type(sys)
+    modules = {
+        name: value.__name__
+        for name, value in namespace.items()
+        if type(value) is module and type(value.__dict__.get("__name__")) is str and not name.startswith("__")
+    }
+    _write_frame(5, marshal.dumps(("ready", names, modules)))
+    objects: list = []
+
+    def resolve(value):
+        if type(value) is tuple and len(value) == 2 and value[0] == _REF and type(value[1]) is int:
+            return objects[value[1]]
+        return value
+
     while (request := _read_frame(4)) is not None:
-        name, args, kwargs = marshal.loads(request)
+        operation, target, *rest = marshal.loads(request)
         try:
-            value = namespace[name](*args, **kwargs)
+            subject = namespace[target] if type(target) is str else objects[target]
+            if operation == "call":
+                args, kwargs = rest
+                value = subject(*[resolve(arg) for arg in args], **{k: resolve(v) for k, v in kwargs.items()})
+            elif operation == "getattr":
+                value = getattr(subject, rest[0])
+            elif operation == "iter":
+                value = iter(subject)
+            elif operation == "next":
+                try:
+                    value = next(subject)
+                except StopIteration:
+                    _write_frame(5, marshal.dumps(("stop",)))
+                    continue
+            elif operation == "len":
+                value = len(subject)
+            else:  # getitem
+                value = subject[resolve(rest[0])]
             try:
                 answer = marshal.dumps(("ok", value))
-            except ValueError:
-                message = f"{name} returned a {type(value).__name__}, not a plain value"
-                answer = marshal.dumps(("raise", "TypeError", message))
+            except ValueError:  # not plain data (an object, a generator, a subclass): keep it, send a handle
+                objects.append(value)
+                kind = type(value).__name__
+                answer = marshal.dumps(("ref", len(objects) - 1, kind if type(kind) is str else "object"))
         except Exception as error:  # noqa: BLE001 - sent to the tests, which may expect it
-            answer = marshal.dumps(("raise", type(error).__name__, _safe_str(error)))
+            kind = type(error).__name__
+            answer = marshal.dumps(("raise", kind if type(kind) is str else "Exception", _safe_str(error)))
         _write_frame(5, answer)
 
 
 def _tester_main(socket_fd: int) -> int:
-    """The tester process: for each job from the server (tests, calls pipe, answers pipe), run the tests
-    against proxies of the program's functions and send back (job, kind, detail)."""
+    """The tester process: for each job from the server (tests, program, calls pipe, answers pipe), run the
+    tests against proxies of the program's functions and send back (job, kind, detail, clean). `clean` is
+    False when the tests left state in this process (`_left_state`): the server then replaces it, so no
+    timer, signal handler or builtin of one job's tests reaches the next job."""
     sock = socket.socket(fileno=socket_fd)
+    baseline = _tester_state()
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(sock, 1 << 16, 3)
+            message, fds, _, _ = socket.recv_fds(sock, 1 << 16, 4)
         except OSError:
             return 0
-        if not message or len(fds) != 3:
+        if not message or len(fds) != 4:
             return 0
-        tests_fd, calls_fd, answers_fd = fds
+        tests_fd, program_fd, calls_fd, answers_fd = fds
         try:
             job = json.loads(message)
             source = _read_all(tests_fd)
-            os.close(tests_fd)
-            kind, detail = _run_tests(source, job["entry_point"], calls_fd, answers_fd)
+            kind, detail = _run_tests(source, job["entry_point"], calls_fd, answers_fd, program_fd)
         except BaseException as error:  # noqa: BLE001 - e.g. MemoryError; this tester is then replaced
             kind, detail = "error", _describe_exception(error)
         finally:
@@ -1220,8 +1535,56 @@ def _tester_main(socket_fd: int) -> int:
                     os.close(fd)
                 except OSError:
                     pass
-        sock.send(marshal.dumps((job["job"], kind, detail)))
+        try:
+            clean = not _left_state(baseline)
+        except BaseException:  # noqa: BLE001
+            clean = False
+        sock.send(marshal.dumps((job["job"], kind, detail, clean)))
+        if not clean:
+            return 0
         gc.collect()
+
+
+_TIMERS = (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)
+
+
+def _tester_state() -> dict:
+    """What tests could leave behind in the tester process, to compare after each job."""
+    handlers = {}
+    for number in signal.valid_signals():
+        try:
+            handlers[number] = signal.getsignal(number)
+        except (ValueError, OSError):
+            pass
+    return {
+        "handlers": handlers,
+        "builtins": dict(vars(builtins)),
+        "mask": signal.pthread_sigmask(signal.SIG_BLOCK, []),
+        "recursion": sys.getrecursionlimit(),
+        "streams": (sys.stdin, sys.stdout, sys.stderr),
+        "cwd": os.getcwd(),
+    }
+
+
+def _left_state(baseline: dict) -> bool:
+    """Whether the last tests left state here (timers are disarmed in passing): a timer, a signal handler or
+    mask, a pending signal, a changed builtin, a thread, a trace function, the recursion limit, stdio, cwd."""
+    import _thread
+
+    armed = [signal.setitimer(which, 0) for which in _TIMERS]
+    return (
+        any(delay or interval for delay, interval in armed)
+        or any(signal.getsignal(number) is not handler for number, handler in baseline["handlers"].items())
+        or vars(builtins) != baseline["builtins"]
+        or signal.pthread_sigmask(signal.SIG_BLOCK, []) != baseline["mask"]
+        or bool(signal.sigpending())
+        or _thread._count() != 0
+        or sys.gettrace() is not None
+        or sys.getprofile() is not None
+        or sys.getrecursionlimit() != baseline["recursion"]
+        or (sys.stdin, sys.stdout, sys.stderr) != baseline["streams"]
+        or os.getcwd() != baseline["cwd"]
+    )
 
 
 class _ProgramGone(BaseException):
@@ -1236,51 +1599,129 @@ class ProgramError(Exception):
     """An exception raised by the program that is not a builtin exception (name and message kept)."""
 
 
-def _run_tests(source: str, entry_point: str | None, calls: int, answers: int) -> tuple[str, str]:
+class _Remote:
+    """What the tests get for a value of the program that is not plain data (an instance of its class, a
+    generator): attributes, calls, iteration, `len` and indexing are answered by the program; equality is
+    identity and truth is an error, so such a value never passes for an expected one."""
+
+    __slots__ = ("_handle", "_kind", "_request")
+
+    def __init__(self, handle: int, kind: str, request):
+        object.__setattr__(self, "_handle", handle)
+        object.__setattr__(self, "_kind", kind)
+        object.__setattr__(self, "_request", request)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._request(("getattr", self._handle, name))
+
+    def __call__(self, *args, **kwargs):
+        return self._request(("call", self._handle, args, kwargs))
+
+    def __iter__(self):
+        return self._request(("iter", self._handle))
+
+    def __next__(self):
+        return self._request(("next", self._handle))
+
+    def __len__(self) -> int:
+        value = self._request(("len", self._handle))
+        if type(value) is not int:
+            raise TypeError("len() of the program's object is not an int")
+        return value
+
+    def __getitem__(self, key):
+        return self._request(("getitem", self._handle, key))
+
+    def __bool__(self) -> bool:
+        raise TypeError(f"the program returned a {self._kind} object where the tests test a truth value")
+
+    def __repr__(self) -> str:
+        return f"<the program's {self._kind} object>"
+
+
+_UNIMPORTED = frozenset({"antigravity", "this", "__hello__", "__phello__", "idlelib", "tkinter", "turtle"})
+"""Standard modules the tests are not given even when the program imported them (side effects on import)."""
+
+
+def _run_tests(source: str, entry_point: str | None, calls: int, answers: int, program_fd: int) -> tuple[str, str]:
     """Run `source` with proxies of the program's functions (calls written to `calls`, answers read from
-    `answers`); then `check(<entry_point>)`. Returns (kind, detail), kind being a `STATUSES` key."""
+    `answers`); then `check(<entry_point>)`. Returns (kind, detail), kind being a `STATUSES` key.
+
+    The tests see the real builtins (a program's `abs` or `set` is not theirs), the program's other
+    top-level functions and classes, and the standard modules the program imported under the same names."""
     state = {"calls": 0, "gone": None, "unsupported": None}
+    try:
+        code = compile(source, "tests.py", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as error:
+        return "bad-tests", f"the tests do not compile: {_describe_exception(error)}"
     ready = _read_frame(answers)
     try:
-        kind, names = _plain(marshal.loads(ready)) if ready is not None else ("", [])
-        if kind != "ready" or not all(isinstance(name, str) for name in names):
+        kind, names, modules = _plain(marshal.loads(ready)) if ready is not None else ("", [], {})
+        if kind != "ready" or not all(isinstance(name, str) for name in [*names, *modules, *modules.values()]):
             raise ValueError
     except Exception:  # noqa: BLE001
-        return "exited", "the program exited before the tests ran"
+        return "exited", "the program exited before the tests were done"
+
+    def wrap(value):
+        return _REF_ARG(value._handle) if type(value) is _Remote else value
+
+    def request(message: tuple):
+        if state["gone"] or state["unsupported"]:
+            raise _ProgramGone(state["gone"] or state["unsupported"])
+        state["calls"] += 1
+        operation = message[0]
+        if operation == "call":
+            message = (*message[:2], tuple(wrap(arg) for arg in message[2]), {k: wrap(v) for k, v in message[3].items()})
+        elif operation == "getitem":
+            message = (*message[:2], wrap(message[2]))
+        try:
+            payload = marshal.dumps(message)
+        except ValueError:
+            state["unsupported"] = "the tests pass the program a value that is not plain data"
+            raise _Unsupported(state["unsupported"]) from None
+        try:
+            _write_frame(calls, payload)
+            answer = _read_frame(answers)
+        except OSError:  # the program closed its end: it exited
+            answer = None
+        try:
+            kind, *rest = _plain(marshal.loads(answer))  # type: ignore[arg-type]
+        except (ValueError, TypeError, EOFError):  # no answer (it exited) or garbage
+            kind, rest = None, []
+        if kind == "ok" and len(rest) == 1:
+            return rest[0]
+        if kind == "ref" and len(rest) == 2 and type(rest[0]) is int and type(rest[1]) is str:
+            return _Remote(rest[0], rest[1], request)
+        if kind == "stop" and not rest and operation == "next":
+            raise StopIteration
+        if kind == "raise" and len(rest) == 2 and all(isinstance(part, str) for part in rest):
+            raise _program_exception(*rest)
+        state["gone"] = "the program exited during a call"
+        raise _ProgramGone(state["gone"])
 
     def proxy_for(name: str):
         def proxy(*args, **kwargs):
-            if state["gone"] or state["unsupported"]:
-                raise _ProgramGone(state["gone"] or state["unsupported"])
-            state["calls"] += 1
-            try:
-                request = marshal.dumps((name, args, kwargs))
-            except ValueError:
-                state["unsupported"] = f"the tests pass {name} a value that is not plain data"
-                raise _Unsupported(state["unsupported"]) from None
-            try:
-                _write_frame(calls, request)
-                answer = _read_frame(answers)
-            except OSError:  # the program closed its end: it exited
-                answer = None
-            try:
-                kind, *rest = _plain(marshal.loads(answer))  # type: ignore[arg-type]
-            except (ValueError, TypeError, EOFError):  # no answer (it exited) or garbage
-                kind, rest = None, []
-            if kind == "ok" and len(rest) == 1:
-                return rest[0]
-            if kind == "raise" and len(rest) == 2 and all(isinstance(part, str) for part in rest):
-                raise _program_exception(*rest)
-            state["gone"] = f"the program exited during a call of {name}"
-            raise _ProgramGone(state["gone"])
+            return request(("call", name, args, kwargs))
 
         proxy.__name__ = proxy.__qualname__ = name
         return proxy
 
+    shadowed = set(vars(builtins))
     proxies = {name: proxy_for(name) for name in names if name.isidentifier()}
-    namespace = {"__name__": "__main__", "__builtins__": builtins, **proxies}
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    for name, module in modules.items():
+        top = module.partition(".")[0]
+        if name.isidentifier() and name not in shadowed and top in sys.stdlib_module_names and top not in _UNIMPORTED:
+            try:
+                __import__(module)
+                namespace[name] = sys.modules[module]
+            except Exception:  # noqa: BLE001 - a module the program imported from elsewhere (its own name)
+                pass
+    namespace.update({name: proxy for name, proxy in proxies.items() if name not in shadowed or name == entry_point})
     try:
-        exec(compile(source, "tests.py", "exec", dont_inherit=True), namespace)
+        exec(code, namespace)
         if entry_point is not None:
             check = namespace.get("check")
             if not callable(check) or check is proxies.get("check"):
@@ -1295,13 +1736,32 @@ def _run_tests(source: str, entry_point: str | None, calls: int, answers: int) -
         pass
     except AssertionError as error:
         outcome = ("failed", _describe_exception(error))
-    except BaseException as error:  # noqa: BLE001
+    except SystemExit as error:
+        outcome = ("bad-tests", f"the tests exited ({_describe_exception(error)})")
+    except (NameError, ImportError) as error:
+        outcome = ("error", _describe_exception(error))
+        missing = getattr(error, "name", None)
+        if entry_point is not None and not getattr(error, "_from_program", False) and isinstance(missing, str):
+            if not _mentions(_read_all(program_fd), missing):  # not a name the program deleted or failed to import
+                outcome = ("bad-tests", f"the tests use a name nobody defines: {_describe_exception(error)}")
+    except BaseException as error:  # noqa: BLE001 - any other exception out of the tests is a failure
         outcome = ("error", _describe_exception(error))
     if state["unsupported"]:
         return "unsupported", state["unsupported"]
     if state["gone"]:
         return "exited", state["gone"]
     return outcome
+
+
+def _REF_ARG(handle: int) -> tuple:
+    return (_REF, handle)
+
+
+def _mentions(source: str, name: str) -> bool:
+    """Whether `name` occurs as a word in `source` (the program's text, read but never run here)."""
+    import re
+
+    return re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", source) is not None
 
 
 def _plain(value):
@@ -1323,14 +1783,20 @@ def _plain(value):
 
 
 def _program_exception(name: str, message: str) -> Exception:
-    """The builtin exception the program raised (so tests expecting it work), else a `ProgramError`."""
+    """The builtin exception the program raised (so tests expecting it work), else a `ProgramError`.
+    A `StopIteration` becomes a `RuntimeError` (as in a generator, PEP 479): raised inside a loop of the
+    tests it would end the loop and skip its assertions."""
     kind = getattr(builtins, name, None)
-    if isinstance(kind, type) and issubclass(kind, Exception):
+    error: Exception = ProgramError(f"{name}: {message}")
+    if name in ("StopIteration", "StopAsyncIteration"):
+        error = RuntimeError(f"the program raised {name}")
+    elif isinstance(kind, type) and issubclass(kind, Exception):
         try:
-            return kind(message)
+            error = kind(message)
         except Exception:  # noqa: BLE001 - e.g. UnicodeDecodeError needs five arguments
             pass
-    return ProgramError(f"{name}: {message}")
+    error._from_program = True  # type: ignore[attr-defined]
+    return error
 
 
 def _describe_exception(error: BaseException) -> str:
@@ -1346,10 +1812,11 @@ def _safe_str(error: BaseException) -> str:
 
 
 def _read_all(fd: int) -> str:
-    os.lseek(fd, 0, os.SEEK_SET)
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
+    """The whole content of a memfd, read with `pread` (its offset may be shared with another process)."""
+    chunks, offset = [], 0
+    while chunk := os.pread(fd, 1 << 20, offset):
         chunks.append(chunk)
+        offset += len(chunk)
     return b"".join(chunks).decode("utf-8", "surrogatepass")
 
 

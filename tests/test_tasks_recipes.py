@@ -14,12 +14,12 @@ from rl_reasoner.templates import get_template, render
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 RECIPES = sorted(p for p in [*CONFIGS.glob("*.yaml"), *CONFIGS.glob("gpu/*.yaml")] if p.name != "default.yaml")
-OFFLINE = ("arithmetic", "countdown", "reasoning_gym:", "humaneval")
+OFFLINE = ("arithmetic", "countdown", "reasoning_gym:", "humaneval", "code_functions")
 
 
 def test_there_is_a_recipe_for_every_task():
     named = {load_config(path).task.name.split(":")[0] for path in RECIPES}
-    assert named >= {"countdown", "reasoning_gym", "humaneval", "gsm8k", "math", "math500", "mbpp", "custom"}
+    assert named >= {"countdown", "reasoning_gym", "humaneval", "code_functions", "gsm8k", "math", "math500", "mbpp", "custom"}
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(CONFIGS)))

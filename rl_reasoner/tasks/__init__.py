@@ -77,11 +77,12 @@ def describe_all() -> str:
 
 
 def _register_builtins() -> None:
-    from rl_reasoner.tasks import arithmetic, chain_sum, code_data, countdown, math_data, reasoning_gym
+    from rl_reasoner.tasks import arithmetic, chain_sum, code_data, code_functions, countdown, math_data, reasoning_gym
 
     register(arithmetic.SPEC)
     register(chain_sum.SPEC)
     register(countdown.SPEC)
+    register(code_functions.SPEC)
     for spec in math_data.SPECS + code_data.SPECS:
         register(spec)
     register_family("reasoning_gym", reasoning_gym.spec, example="leg_counting", members=reasoning_gym.dataset_names)
