@@ -36,7 +36,10 @@ def math_gold(gold: str | None) -> str:
 
 def verify_math_golds(rows: list[dict]) -> list[str | None]:
     """Score each row's gold, given as the answer, with the `math_accuracy` reward that will score the policy:
-    a gold it cannot parse (`None`) or that does not match itself can never be learned from.
+    a gold it cannot parse or that does not match itself can never be learned from.
+
+    "Cannot parse" is asked of the reward too: a gold that sympy cannot read is matched by its text alone, so it
+    matches itself but leaves any other answer undecided (`None`); a readable gold finds that answer wrong.
 
     >>> verify_math_golds([{"answer": "\\\\frac{1}{2}"}, {"answer": "\\\\frac{1}{"}])
     [None, 'gold does not parse (math_accuracy cannot score it)']
@@ -44,12 +47,15 @@ def verify_math_golds(rows: list[dict]) -> list[str | None]:
     from rewards.math_reward import math_accuracy
 
     golds = [row["answer"] for row in rows]
-    scores = math_accuracy([f"<answer>{gold}</answer>" for gold in golds], golds) if golds else []
+    if not golds:
+        return []
+    itself = math_accuracy([f"<answer>{gold}</answer>" for gold in golds], golds)
+    other = math_accuracy(["<answer>\\text{not the gold}</answer>"] * len(golds), golds)
     return [
-        None if score == 1.0
-        else "gold does not parse (math_accuracy cannot score it)" if score is None
+        "gold does not parse (math_accuracy cannot score it)" if same is None or different is None
+        else None if same == 1.0
         else "gold does not match itself under math_accuracy"
-        for score in scores
+        for same, different in zip(itself, other)
     ]
 
 
