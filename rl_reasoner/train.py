@@ -137,6 +137,7 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
         callbacks=callbacks,
         sampling=config.sampling,
         pass_reward=job.accuracy_name,
+        shared_prompt=config.model.shared_prompt,
     )
     recorder = BehaviourCallback(run, job, trainer)
     trainer.callback_handler.callbacks.insert(0, recorder)  # before the reporters, so they see behaviour/*
