@@ -112,6 +112,9 @@ def test_logps_entropies_and_gradients_equal_trls_pass(tiny_model_dir, tmp_path,
 
 
 def trained_weights(trainer) -> dict[str, torch.Tensor]:
+    from transformers import set_seed
+
+    set_seed(0)  # the sampling RNG is global: each run starts from the same state
     trainer.train()
     return {n: p.detach().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
 
