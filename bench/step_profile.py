@@ -53,6 +53,7 @@ class StepProfiler(TrainerCallback):
         self._first_forward = False
         self._in_scoring = False
         self._opt_start = None
+        self.counted: dict[str, float] = {}
 
     # -- timers ---------------------------------------------------------------------------------------------
 
@@ -135,9 +136,10 @@ class StepProfiler(TrainerCallback):
             self.steps += 1
             self.step_time += now - self._last_end
         self._last_end = now
+        self.counted = dict(self.totals)  # what ran up to this step's end: later callbacks belong to the next step
 
     def table(self) -> list[tuple[str, float]]:
-        t = self.totals
+        t = collections.defaultdict(float, self.counted)
         generate = t["_raw:_generate_single_turn"]
         phases = dict.fromkeys(PHASES, 0.0)
         phases["generation: prefill"] = t["generation: prefill"]
