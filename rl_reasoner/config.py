@@ -41,6 +41,10 @@ class ModelConfig:
     """e.g. ``flash_attention_2`` or ``sdpa``; ``None`` lets transformers choose."""
     lora: dict | None = None
     """LoRA through peft: a dict of ``peft.LoraConfig`` fields (``r``, ``lora_alpha``, ``target_modules``, ...); ``None`` trains all weights."""
+    shared_prompt: bool = True
+    """Run each prompt once per group, not once per completion: in the training pass (log-probs, loss, gradients
+    equal TRL's within float tolerance; rl_reasoner/shared_prefix.py) and in the prefill of HF ``generate``. Turns
+    itself off, with a one-line message, where it cannot be exact (e.g. flash attention, gradient checkpointing)."""
 
 
 @dataclass

@@ -164,6 +164,7 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
         callbacks=callbacks,
         sampling=config.sampling,
         pass_reward=job.accuracy_name,
+        shared_prompt=config.model.shared_prompt,
     )
     trainer.base_model_name = config.model.name  # for the checkpoints' model card
     recorder = BehaviourCallback(run, job, trainer)

@@ -8,7 +8,10 @@ TRL does the rollouts, advantages, loss, optimiser and distribution. This subcla
   and groups for fresh prompts are generated until every group of the batch is informative, at most
   ``sampling.max_extra_rounds`` extra rounds; at the cap the batch is filled up with zero-variance groups;
 * **a pass-rate curriculum** (``sampling.curriculum``): a running pass rate per prompt, and prompts drawn by it, so
-  that prompts solved sometimes but not always come more often.
+  that prompts solved sometimes but not always come more often;
+* **the shared-prompt pass** (``model.shared_prompt``, on by default): the log-prob passes (loss, old and reference
+  log-probs) and HF generation's prefill run each distinct prompt of the batch once and expand its key/value cache
+  to the group's completions (:mod:`rl_reasoner.shared_prefix`); off, with a one-line message, where not exact.
 
 How it sits in TRL's loop: ``_prepare_inputs`` calls ``_generate_and_score_completions`` once per generation batch
 and splits the result into ``steps_per_generation`` micro-batches. The override below calls TRL's version once per
@@ -41,6 +44,7 @@ from accelerate.utils import gather_object
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 
+from rl_reasoner import shared_prefix
 from rl_reasoner.config import SamplingConfig
 from rl_reasoner.correct import tally
 from rl_reasoner.sampling import (
@@ -61,10 +65,31 @@ SAMPLING_STATE = "sampling_state.json"
 
 
 class ReasonerTrainer(GRPOTrainer):
-    def __init__(self, *args, sampling: SamplingConfig | None = None, pass_reward: str | None = None, **kwargs):
-        """TRL's arguments, plus ``sampling`` (the job's ``sampling`` section; ``None``: all off) and ``pass_reward``
-        (the reward whose value 1.0 means "correct", for the pass rates; ``None``: the first reward)."""
+    def __init__(self, *args, sampling: SamplingConfig | None = None, pass_reward: str | None = None,
+                 shared_prompt: bool = True, **kwargs):
+        """TRL's arguments, plus ``sampling`` (the job's ``sampling`` section; ``None``: all off), ``pass_reward``
+        (the reward whose value 1.0 means "correct", for the pass rates; ``None``: the first reward) and
+        ``shared_prompt`` (run each prompt once per group in the training pass and the generation prefill, where
+        exact: :mod:`rl_reasoner.shared_prefix`)."""
         super().__init__(*args, **kwargs)
+        self.shared_prompt = False
+        """Whether the shared-prompt training pass is on (asked for, and exact for this model and setup)."""
+        self.shared_prompt_passes = 0
+        """Log-prob passes (loss, old or reference log-probs) run with the shared-prompt pass so far."""
+        if shared_prompt:
+            reason = shared_prefix.unsupported_reason(self.model, self.accelerator)
+            if reason:
+                print(f"[rl-reasoner] shared-prompt pass off: {reason}; using TRL's pass", flush=True)
+            else:
+                self.shared_prompt = True
+                if self.args.gradient_checkpointing:
+                    print("[rl-reasoner] shared-prompt pass: used for the no-gradient passes only (old/reference "
+                          "log-probs); a checkpointed layer would write the prompt cache twice", flush=True)
+                for model in (self.model, self.ref_model):
+                    if model is not None:
+                        shared_prefix.install(model)
+                if not self.use_vllm and not self.use_transformers_continuous_batching:
+                    shared_prefix.install_generate(self.model)
         self.sampling = sampling or SamplingConfig()
         self.last_completion_lengths: list[int] = []
         """Token count of each completion of the latest generations (the last ``generation_batch_size``, all
@@ -192,6 +217,32 @@ class ReasonerTrainer(GRPOTrainer):
             row = self.train_dataset[index]
             rows += [dict(row) for _ in range(self.num_generations)]
         return rows
+
+    # -- the training pass --------------------------------------------------------------------------------------
+
+    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
+                                           compute_entropy=False, compute_aux_loss=False, **extra):
+        """TRL's per-token log-probs and entropies; with the shared-prompt pass, each distinct prompt runs once."""
+        checkpointing = self.args.gradient_checkpointing and torch.is_grad_enabled()
+        if (not self.shared_prompt or compute_aux_loss or checkpointing
+                or any(value is not None for value in extra.values())):
+            return super()._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
+                compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, **extra)
+        self.shared_prompt_passes += 1
+        batch_size = batch_size or input_ids.size(0)
+        prompt_length = input_ids.size(1) - logits_to_keep
+        logps, entropies = [], []
+        for start in range(0, input_ids.size(0), batch_size):  # TRL's chunks, to keep its memory peak
+            ids, mask = input_ids[start:start + batch_size], attention_mask[start:start + batch_size]
+            labels = ids.masked_fill(mask == 0, -100)  # only the completion tokens are scored, as in TRL
+            labels[:, :-logits_to_keep] = -100
+            with self.accelerator.autocast():
+                outputs = model(input_ids=ids, attention_mask=mask, labels=labels, shared_prompt_length=prompt_length)
+            logps.append(outputs.log_probs[:, -logits_to_keep:])
+            if compute_entropy:
+                entropies.append(outputs.entropy[:, -logits_to_keep:])
+        return torch.cat(logps), torch.cat(entropies) if compute_entropy else None, None
 
     # -- checkpoints --------------------------------------------------------------------------------------------
 

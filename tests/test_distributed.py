@@ -63,6 +63,7 @@ def rank_main(argv: list[str]) -> int:
         result = original_train(self, *args, **kwargs)
         model = self.accelerator.unwrap_model(self.model)
         found["world_size"] = self.args.world_size
+        found["shared_prompt_passes"] = self.shared_prompt_passes
         found["weights"] = {name: digest(t) for name, t in model.state_dict().items()}
         return result
 
