@@ -10,7 +10,7 @@ Pure functions over completion texts (no torch, no trainer), cheap enough to run
 - language mixing: the share of letters written in another script than the prompt's
   (:func:`language_mixing`).
 - :func:`batch_metrics` puts them together with length, truncation, format adherence and the accuracy of
-  reflective vs non-reflective completions under the ``behaviour/<metric>`` names fixed in DESIGN.md.
+  reflective vs non-reflective completions under the ``behaviour/<metric>`` names (part of the run directory's interface, docs/architecture.md).
 
 Matching rule for markers: whole words only (``"await"`` is not ``"wait"``, ``"Wait,"`` is), any whitespace
 between the words of a phrase, ``'`` matches a straight or curly apostrophe. A phrase written in lower case
