@@ -65,15 +65,15 @@ def test_code_injection_is_refused_and_never_evaluated(attack, monkeypatch):
 
     monkeypatch.setattr(builtins, "eval", forbidden)
     monkeypatch.setattr(builtins, "exec", forbidden)
-    start = time.perf_counter()
+    start = time.process_time()
     assert check_countdown(attack, [24], 24) == "invalid_expression"
-    assert time.perf_counter() - start < 0.1
+    assert time.process_time() - start < 0.1
 
 
 def test_very_long_input_is_refused_quickly():
-    start = time.perf_counter()
+    start = time.process_time()
     assert check_countdown("1+" * 500_000 + "1", [1], 1) == "too_long"
-    assert time.perf_counter() - start < 0.1
+    assert time.process_time() - start < 0.1
 
 
 def test_reward_reads_the_final_answer_block_and_logs_reasons():
