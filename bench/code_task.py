@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> dict:
     from rl_reasoner.config import load_config
     from rl_reasoner.evaluate import generate, pass_at_k
     from rl_reasoner.model import load_model
-    from rl_reasoner.train import prepare
+    from rl_reasoner.job import prepare
 
     config = load_config(args.config, [])
     job = prepare(config)

@@ -38,7 +38,7 @@ def measure(args) -> None:
 
     from rl_reasoner.config import load_config
     from rl_reasoner.model import load_model
-    from rl_reasoner.train import prepare
+    from rl_reasoner.job import prepare
 
     jobs = {}
     for name in args.variants:

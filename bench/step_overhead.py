@@ -101,7 +101,7 @@ def main() -> None:
     opts = parser.parse_args()
 
     from rl_reasoner.config import load_config
-    from rl_reasoner.train import grpo_args, prepare
+    from rl_reasoner.job import grpo_args, prepare
 
     out = tempfile.mkdtemp(prefix="step-overhead-")
     overrides = [f"run.steps={opts.steps + 1}", "grpo.learning_rate=0.0", f"run.output_dir={out}",
