@@ -1,6 +1,7 @@
 """The report, `aha` and `inspect` on synthetic-but-realistic run directories (complete, damaged, empty, two runs)."""
 
 import doctest
+import importlib
 import json
 import random
 from html.parser import HTMLParser
@@ -9,7 +10,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rl_reasoner import report
 from rl_reasoner.behaviour import batch_metrics, marker_flags
 from rl_reasoner.report import FIGURES, aha_examples, build_figure, format_aha, format_step, load_run, write_report
 
@@ -171,8 +171,9 @@ def full_report(full_run) -> Path:
     return write_report([full_run])
 
 
-def test_docstring_examples_hold():
-    failures, tried = doctest.testmod(report)
+@pytest.mark.parametrize("module", ["runs", "terminal", "html"])
+def test_docstring_examples_hold(module):
+    failures, tried = doctest.testmod(importlib.import_module(f"rl_reasoner.report.{module}"))
     assert tried > 0 and failures == 0
 
 
