@@ -26,14 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-# A script's folder comes first on sys.path; bench/rewards.py would shadow the `rewards` package.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from transformers import TrainerCallback  # noqa: E402
+from transformers import TrainerCallback
 
 METHODS = {
     "plain": {"sampling.dynamic": False, "sampling.curriculum": False},

@@ -21,13 +21,8 @@ import argparse
 import os
 import re
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
-
-# bench/rewards.py would shadow the `rewards` package when this script runs from bench/.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from transformers import TrainerCallback
 
