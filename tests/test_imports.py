@@ -3,7 +3,8 @@
 Every module of ``rl_reasoner/`` and ``rewards/`` is parsed with ``ast`` (nothing is imported), every import in
 it, at module level or inside a function, becomes an edge, and any cycle in that graph fails the test. A lazy
 import inside a function hides a circle from Python, not from a reader: the layers stay one-way.
-Imports under ``if TYPE_CHECKING:`` are type hints only and are not edges.
+Imports under ``if TYPE_CHECKING:`` are type hints only and are not edges; neither is the parent package Python
+runs first for ``import a.b`` (a package's ``__init__`` re-exporting its own submodules is not a circle).
 """
 
 from __future__ import annotations
