@@ -14,10 +14,6 @@ import argparse
 import json
 import sys
 from collections import Counter
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -35,7 +31,7 @@ def main(argv: list[str] | None = None) -> dict:
     from rl_reasoner.config import load_config
     from rl_reasoner.evaluate import generate, pass_at_k
     from rl_reasoner.model import load_model
-    from rl_reasoner.train import prepare
+    from rl_reasoner.job import prepare
 
     config = load_config(args.config, [])
     job = prepare(config)

@@ -33,7 +33,6 @@ import argparse
 import json
 import random
 import resource
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -256,6 +255,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    # bench/ is on sys.path when run as a script, and bench/rewards.py would shadow the rewards package.
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
     main()

@@ -26,14 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-# A script's folder comes first on sys.path; bench/rewards.py would shadow the `rewards` package.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from transformers import TrainerCallback  # noqa: E402
+from transformers import TrainerCallback
 
 METHODS = {
     "plain": {"sampling.dynamic": False, "sampling.curriculum": False},
@@ -93,15 +90,14 @@ class Budget(TrainerCallback):
 def run_method(config_path: str, method: str, seed: int, overrides: list[str], budget: Budget,
                eval_examples: int) -> dict:
     """Train one method for the budget; return its evaluation points and training summary."""
-    from datasets import Dataset
     from transformers import set_seed
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from rl_reasoner.config import load_config
     from rl_reasoner.evaluate import evaluate
     from rl_reasoner.model import load_model
-    from rl_reasoner.train import grpo_args, prepare
-    from rl_reasoner.trainer import ReasonerTrainer
+    from rl_reasoner.job import prepare
+    from rl_reasoner.train import build_trainer
 
     method_overrides = [f"{k}={str(v).lower()}" for k, v in METHODS[method].items()]
     config = load_config(config_path, [*overrides, *method_overrides, f"run.seed={seed}", "run.steps=100000",
@@ -120,9 +116,7 @@ def run_method(config_path: str, method: str, seed: int, overrides: list[str], b
         return metrics
 
     budget.evaluate_fn = held_out
-    trainer = ReasonerTrainer(model=model, processing_class=job.tokenizer, reward_funcs=job.reward_funcs,
-                              args=grpo_args(config, job), train_dataset=Dataset.from_list(job.train_rows),
-                              sampling=config.sampling, pass_reward=job.accuracy_name)
+    trainer = build_trainer(config, job, model=model)
     budget.trainer = trainer
     trainer.add_callback(budget)
     trainer.remove_callback(PrinterCallback)  # the bench prints its own lines

@@ -28,10 +28,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from rewards import math_reward  # noqa: E402
-from rewards.math_reward import grade  # noqa: E402
+from rewards import math_reward
+from rewards.math_reward import grade
 
 TABLE = ROOT / "tests" / "data" / "math_agreement.jsonl"
 DEFAULT_YAML_PARAMS = {"plain_number_answer": True, "fallback_last_number": True}

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rl_reasoner.baseline import format_table, sample_rows, stratum_stats  # noqa: E402
-from rl_reasoner.strata import group_rows, natural_order  # noqa: E402
+from rl_reasoner.baseline import format_table, sample_rows, stratum_stats
+from rl_reasoner.strata import group_rows, natural_order
 
 STEP_PREFILL = "<think> Let me solve this step by step."
 VARIANTS = {
@@ -38,7 +36,7 @@ def measure(args) -> None:
 
     from rl_reasoner.config import load_config
     from rl_reasoner.model import load_model
-    from rl_reasoner.train import prepare
+    from rl_reasoner.job import prepare
 
     jobs = {}
     for name in args.variants:

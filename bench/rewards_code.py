@@ -29,10 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-# No `from __future__ import annotations`: `bench/rewards.py` loads this file without registering it in
+# No `from __future__ import annotations`: `bench/reward_speed.py` loads this file without registering it in
 # `sys.modules`, where dataclasses would then look up string annotations.
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # `rewards` the package, not `bench/rewards.py` next to this file
 
 TIMEOUT_S = 3.0
 

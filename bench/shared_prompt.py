@@ -19,13 +19,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.insert(0, str(REPO))
 
 
 def main() -> None:
@@ -35,22 +32,20 @@ def main() -> None:
     opts = parser.parse_args()
 
     import torch
-    from datasets import Dataset
     from transformers import GenerationConfig
     from trl import GRPOTrainer
 
     from rl_reasoner import shared_prefix
     from rl_reasoner.config import load_config
     from rl_reasoner.model import load_model
-    from rl_reasoner.train import grpo_args, prepare
+    from rl_reasoner.job import grpo_args, prepare
+    from rl_reasoner.train import build_trainer
     from rl_reasoner.trainer import ReasonerTrainer
 
     config = load_config(str(REPO / "configs/default.yaml"), ["run.output_dir=/tmp/shared-prompt-bench"])
     job = prepare(config)
     args = grpo_args(config, job)
-    trainer = ReasonerTrainer(model=load_model(job.model_path, config.model), processing_class=job.tokenizer,
-                              reward_funcs=job.reward_funcs, args=args,
-                              train_dataset=Dataset.from_list(job.train_rows))
+    trainer = build_trainer(config, job, args=args)
     assert trainer.shared_prompt, "the shared-prompt pass is off for this model"
     tokenizer = job.tokenizer
     groups, size, length = 2, trainer.num_generations, opts.completion_length

@@ -21,13 +21,8 @@ import argparse
 import os
 import re
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
-
-# bench/rewards.py would shadow the `rewards` package when this script runs from bench/.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from transformers import TrainerCallback
 
@@ -101,7 +96,7 @@ def main() -> None:
     opts = parser.parse_args()
 
     from rl_reasoner.config import load_config
-    from rl_reasoner.train import grpo_args, prepare
+    from rl_reasoner.job import grpo_args, prepare
 
     out = tempfile.mkdtemp(prefix="step-overhead-")
     overrides = [f"run.steps={opts.steps + 1}", "grpo.learning_rate=0.0", f"run.output_dir={out}",

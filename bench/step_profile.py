@@ -24,17 +24,13 @@ import argparse
 import collections
 import functools
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# bench/rewards.py would shadow the `rewards` package when this script runs from bench/.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.insert(0, str(REPO))
 
-from transformers import TrainerCallback  # noqa: E402
+from transformers import TrainerCallback
 
 PHASES = ["generation: prefill", "generation: decode", "generation: rest of generate", "rewards",
           "old/ref log-probs", "generation batch: rest", "loss forward", "backward", "grad clipping", "optimiser",
@@ -156,10 +152,12 @@ class StepProfiler(TrainerCallback):
 
 
 def tiny_model(path: Path) -> Path:
-    sys.path.insert(0, str(REPO / "tests"))
-    from tiny import make_model_dir
+    import importlib.util
 
-    return make_model_dir(path, hidden_size=64, layers=4)
+    spec = importlib.util.spec_from_file_location("tiny", REPO / "tests" / "tiny.py")  # the tests' tiny model
+    tiny = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tiny)
+    return tiny.make_model_dir(path, hidden_size=64, layers=4)
 
 
 def job_overrides(job: str, out: str, steps: int) -> list[str]:

@@ -176,7 +176,7 @@ def run_baseline(config: JobConfig, *, samples: int = 8, prompts: int = 16, temp
     from transformers import set_seed
 
     from rl_reasoner.model import load_model
-    from rl_reasoner.train import prepare
+    from rl_reasoner.job import prepare
 
     if samples < 1 or prompts < 0:
         raise ValueError(f"--samples must be >= 1 and --prompts >= 0, got {samples} and {prompts}")

@@ -40,7 +40,7 @@ class BehaviourCallback(TrainerCallback):
     def __init__(self, run: RunDir, job, trainer=None):
         self.run = run
         self.job = job
-        """The prepared job (``rl_reasoner.train.Job``): config, rows, reward functions, tokenizer."""
+        """The prepared job (``rl_reasoner.job.Job``): config, rows, reward functions, tokenizer."""
         self.trainer = trainer
         cfg = job.config
         self.markers = behaviour.load_markers(cfg.behaviour.markers or None)

@@ -18,7 +18,7 @@ def check_job(config) -> str:
 
     from rl_reasoner.preflight import check_trackers, grpo_arguments, report_to
     from rl_reasoner.rundir import RunDir
-    from rl_reasoner.train import check_training_inputs, prepare
+    from rl_reasoner.job import check_training_inputs, prepare
 
     job = prepare(config)
     args = grpo_arguments(config, job)

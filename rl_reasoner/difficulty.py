@@ -14,13 +14,12 @@ File format (``pass_rates.json``)::
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-from rl_reasoner.config import ConfigError, JobConfig
+from rl_reasoner.config import JobConfig
 from rl_reasoner.correct import tally
-from rl_reasoner.sampling import informative_probability
+from rl_reasoner.sampling import informative_probability, read_pass_rates, write_pass_rates  # noqa: F401 (the file's API)
 
 
 def pass_rates_path(config: JobConfig) -> Path:
@@ -60,38 +59,13 @@ def summarize(rates: list[float], group_size: int) -> dict[str, float]:
     }
 
 
-def write_pass_rates(path: Path, rates: dict[str, float], meta: dict) -> None:
-    """Write the pass-rate file (parents created); ``meta["samples"]`` is the number of answers behind each rate."""
-    if "samples" not in meta:
-        raise ValueError("meta must say how many samples each pass rate is based on ('samples')")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"meta": meta, "pass_rates": rates}, indent=1) + "\n")
-
-
-def read_pass_rates(path: str | Path) -> tuple[dict[str, float], int]:
-    """The pass rates by prompt id and the number of samples behind each, from a file of :func:`write_pass_rates`."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no pass-rate file; write it with `rl-reasoner difficulty CONFIG`")
-    try:
-        data = json.loads(path.read_text())
-        rates = {str(k): float(v) for k, v in data["pass_rates"].items()}
-        samples = int(data["meta"]["samples"])
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise ConfigError(f"{path}: not a pass-rate file written by `rl-reasoner difficulty` ({e})") from None
-    bad = {k: v for k, v in rates.items() if not 0.0 <= v <= 1.0}
-    if bad or samples < 1:
-        raise ConfigError(f"{path}: pass rates must be within [0, 1] and samples positive; got {bad or samples}")
-    return rates, samples
-
-
 def estimate_difficulty(config: JobConfig) -> Path:
     """Sample answers for every training prompt with the initial model, write their pass rates; returns the file."""
     from transformers import set_seed
 
     from rl_reasoner.evaluate import generate, score
     from rl_reasoner.model import load_model
-    from rl_reasoner.train import prepare
+    from rl_reasoner.job import prepare
 
     set_seed(config.run.seed)
     job = prepare(config)

@@ -310,7 +310,7 @@ def run_eval(target: Path, checkpoint: str | None = None, overrides: list[str] |
     from rl_reasoner.model import load_model
     from rl_reasoner.resume import last_complete_checkpoint
     from rl_reasoner.rundir import RunDir
-    from rl_reasoner.train import prepare
+    from rl_reasoner.job import prepare
 
     target = Path(target)
     if not target.exists():

@@ -11,6 +11,7 @@ get no empty plot):
 
 from __future__ import annotations
 
+import html
 import re
 
 _STRATUM_METRIC = re.compile(r"(?P<metric>[a-z_]+)\[(?P<stratum>[^\]]+)\]")
@@ -23,8 +24,8 @@ STRATA_TITLES = {
 
 
 def steps_panels(run) -> dict:
-    """Training-time intermediate results of one run (``Run`` of ``rl_reasoner.report``)."""
-    from rl_reasoner.report import metric_curve
+    """Training-time intermediate results of one run (``rl_reasoner.report.Run``)."""
+    from rl_reasoner.report.runs import metric_curve
 
     return {
         "correct running totals (training)": [
@@ -40,7 +41,7 @@ def steps_panels(run) -> dict:
 
 def strata_panels(run) -> dict:
     """Held-out metrics per difficulty stratum of one run: one panel per metric, one curve per stratum."""
-    from rl_reasoner.report import Curve
+    from rl_reasoner.report.runs import Curve
     from rl_reasoner.strata import natural_order
 
     points: dict[tuple[str, str], dict[int, float]] = {}
@@ -59,7 +60,7 @@ def strata_panels(run) -> dict:
 
 def figure_specs() -> tuple:
     """The growth plots as ``rl_reasoner.report.FigureSpec``s (drawn only when a run has their data)."""
-    from rl_reasoner.report import FigureSpec
+    from rl_reasoner.report.figures import FigureSpec
 
     return (
         FigureSpec("steps.png", "Intermediate results (chained sums)", steps_panels,
@@ -71,7 +72,7 @@ def figure_specs() -> tuple:
 
 def figures_html(runs: list, out_dir) -> list[str]:
     """Draw the growth plots that have data into ``out_dir``; their ``<figure>`` tags (none for other tasks)."""
-    from rl_reasoner.report import _e, build_figure
+    from rl_reasoner.report.figures import build_figure
 
     tags = []
     for spec in figure_specs():
@@ -80,7 +81,7 @@ def figures_html(runs: list, out_dir) -> list[str]:
             (out_dir / spec.file_name).unlink(missing_ok=True)  # a stale plot from an earlier report
             continue
         figure.savefig(out_dir / spec.file_name, dpi=90)
-        tags.append(f'<figure><img src="{spec.file_name}" alt="{_e(spec.title)}"></figure>')
+        tags.append(f'<figure><img src="{spec.file_name}" alt="{html.escape(spec.title, quote=True)}"></figure>')
     return tags
 
 
@@ -90,7 +91,7 @@ def correction_examples(run_dir, limit: int = 10) -> list[dict]:
     ``step``, ``source`` ("train", "probe", "eval"), ``prompt_id``, ``question``, ``answer``, ``correct``,
     ``completion`` and ``corrections`` (e.g. ``["3 + 8 = 12 -> 3 + 8 = 11"]``)."""
     from rl_reasoner import chain_steps
-    from rl_reasoner.report import Run, load_run
+    from rl_reasoner.report.runs import Run, load_run
 
     run = run_dir if isinstance(run_dir, Run) else load_run(run_dir)
     attempts = [("probe" if r.get("probe") else "train", r) for r in run.samples] + [

@@ -39,8 +39,8 @@ and wandb install as extras, ``pip install 'rl-reasoner[<extra>]'``."""
 
 
 def grpo_arguments(config, job=None):
-    """``GRPOConfig`` of the job (:func:`rl_reasoner.train.grpo_args`), TRL's ``ValueError`` made a ConfigError."""
-    from rl_reasoner.train import grpo_args
+    """``GRPOConfig`` of the job (:func:`rl_reasoner.job.grpo_args`), TRL's ``ValueError`` made a ConfigError."""
+    from rl_reasoner.job import grpo_args
 
     try:
         return grpo_args(config, job)

@@ -25,8 +25,11 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
+
+from rl_reasoner.config import ConfigError
 
 ZERO_SPREAD = 1e-6
 """Rewards of a group closer together than this count as equal (float noise must not make a group "informative")."""
@@ -382,3 +385,30 @@ def prompt_key(row: dict) -> str:
     if "id" in row and row["id"] is not None:
         return str(row["id"])
     return json.dumps(row["prompt"], sort_keys=True)
+
+
+# The pass-rate file (``rl-reasoner difficulty`` writes it, ``sampling.pass_rates`` seeds the running pass rates)
+
+def write_pass_rates(path: Path, rates: dict[str, float], meta: dict) -> None:
+    """Write the pass-rate file (parents created); ``meta["samples"]`` is the number of answers behind each rate."""
+    if "samples" not in meta:
+        raise ValueError("meta must say how many samples each pass rate is based on ('samples')")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"meta": meta, "pass_rates": rates}, indent=1) + "\n")
+
+
+def read_pass_rates(path: str | Path) -> tuple[dict[str, float], int]:
+    """The pass rates by prompt id and the number of samples behind each, from a file of :func:`write_pass_rates`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no pass-rate file; write it with `rl-reasoner difficulty CONFIG`")
+    try:
+        data = json.loads(path.read_text())
+        rates = {str(k): float(v) for k, v in data["pass_rates"].items()}
+        samples = int(data["meta"]["samples"])
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ConfigError(f"{path}: not a pass-rate file written by `rl-reasoner difficulty` ({e})") from None
+    bad = {k: v for k, v in rates.items() if not 0.0 <= v <= 1.0}
+    if bad or samples < 1:
+        raise ConfigError(f"{path}: pass rates must be within [0, 1] and samples positive; got {bad or samples}")
+    return rates, samples

@@ -1,7 +1,7 @@
-"""The training job, top to bottom: config → task → rewards → model → GRPOTrainer → run directory.
+"""The training job, top to bottom: config → job (task, rewards, template) → model → GRPOTrainer → run directory.
 
-Everything that can be wrong with the inputs (config, task data, reward names) is checked in
-:func:`prepare` before any model is loaded.
+Everything that can be wrong with the inputs is checked by :mod:`rl_reasoner.job` before any model is loaded;
+:func:`build_trainer` is the one place the trainer is assembled (``train()``, the benches and the tests use it).
 """
 
 from __future__ import annotations
@@ -13,114 +13,17 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-import rewards
-from rl_reasoner import tasks
-from rl_reasoner.config import ConfigError, JobConfig, RewardSpec
-from rl_reasoner.model import load_model, load_tokenizer, resolve_model
+from rl_reasoner.config import JobConfig
+from rl_reasoner.job import Job, check_training_inputs, grpo_args, prepare
+from rl_reasoner.model import load_model
 from rl_reasoner.rundir import RunDir
-from rl_reasoner.templates import TemplateError, get_template, render
-
-
-@dataclass
-class Job:
-    """A job ready to train: validated config, rendered data, built rewards and the tokenizer."""
-
-    config: JobConfig
-    model_path: str
-    tokenizer: object
-    train_rows: list[dict]
-    eval_rows: list[dict]
-    reward_specs: list[RewardSpec]
-    reward_funcs: list
-    accuracy_fn: object
-    """The reward whose 1.0 means "correct" (``run.accuracy_reward``, default the first)."""
-    format_fn: object | None
-    """The reward whose 1.0 means "well formatted" (``run.format_reward``), if configured."""
-    dropped: dict
-    """Task rows left out because their gold cannot be verified, counted by reason."""
-
-    @property
-    def accuracy_name(self) -> str:
-        return self.accuracy_fn.__name__
-
-    @property
-    def format_name(self) -> str | None:
-        return self.format_fn.__name__ if self.format_fn else None
-
-    @property
-    def max_new_tokens(self) -> int:
-        return self.config.eval.max_new_tokens or self.config.grpo.get("max_completion_length", 256)
-
-
-def prepare(config: JobConfig) -> Job:
-    """Load the task, render its prompts, build the rewards: every input error surfaces here."""
-    spec = tasks.get(config.task.name)
-    try:
-        data = spec.load(config.task.params, seed=config.run.seed)
-    except tasks.TaskError as e:  # name the job file: the task's message names the task, the data and the fix
-        raise tasks.TaskError(f"{config.source}: {e}") from None
-    if data.dropped:
-        print(f"[rl-reasoner] task {config.task.name}: rows left out (never trained on): {data.dropped}", flush=True)
-    reward_specs = config.rewards or [RewardSpec(**r) for r in spec.default_rewards]
-    reward_funcs = []
-    for i, reward_spec in enumerate(reward_specs):
-        try:
-            fn = rewards.build({"name": reward_spec.name, "params": reward_spec.params})
-        except (KeyError, ValueError, TypeError, ImportError) as e:
-            raise ConfigError(f"{config.source}: rewards[{i}] ({reward_spec.name}): {e}") from e
-        if reward_spec.label:  # TRL names the reward's metrics by __name__
-            fn.__name__ = fn.__qualname__ = reward_spec.label
-        reward_funcs.append(fn)
-    by_name = {spec.key: fn for spec, fn in zip(reward_specs, reward_funcs)}
-    accuracy_fn = by_name.get(config.run.accuracy_reward, reward_funcs[0])
-    format_fn = by_name.get(config.run.format_reward)
-    model_path = resolve_model(config.model.name)
-    tokenizer = load_tokenizer(model_path, config.model)
-    try:
-        template = get_template(config.task.template or spec.default_template)
-    except TemplateError as e:
-        raise TemplateError(f"{config.source}: task.template: {e}") from None
-
-    def with_prompt(row: dict) -> dict:
-        return {**row, "prompt": render(template, row["question"], tokenizer, chat=config.task.chat)}
-
-    return Job(config, model_path, tokenizer, [with_prompt(r) for r in data.train], [with_prompt(r) for r in data.eval],
-               reward_specs, reward_funcs, accuracy_fn, format_fn,
-               dict(data.dropped))
-
-
-def grpo_args(config: JobConfig, job: Job):
-    from trl import GRPOConfig
-
-    run_dir = config.run_dir
-    import torch
-
-    defaults = {"logging_steps": 1, "save_steps": max(1, config.run.steps // 4), "report_to": "none",
-                "disable_tqdm": False}
-    if not torch.cuda.is_available():  # TRL defaults to bf16 mixed precision, which needs a GPU
-        defaults["bf16"] = False
-        defaults["dataloader_pin_memory"] = False  # else torch warns that there is nothing to pin to
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # several CPU processes: DDP over gloo, not N lone copies
-            defaults["use_cpu"] = True
-    grpo = {**defaults, **config.grpo}
-    fields = {f.name: f for f in dataclasses.fields(GRPOConfig)}
-    for old, new in (("gradient_checkpointing", "activation_checkpointing"),
-                     ("gradient_checkpointing_kwargs", "activation_checkpointing_kwargs")):
-        if new in fields and new not in grpo:  # transformers 5 renamed it; the old name (and TRL's default) warns
-            value = grpo.pop(old, None)
-            grpo[new] = fields[old].default if value is None else value
-    return GRPOConfig(**grpo, output_dir=str(run_dir / "checkpoints"),
-                      max_steps=config.run.steps, seed=config.run.seed,
-                      reward_weights=[s.weight for s in job.reward_specs])
 
 
 def train(config: JobConfig, resume: bool = False, callbacks: list | None = None) -> Path:
     """Run the job; returns the run directory. ``callbacks``: extra ``TrainerCallback``s."""
-    from datasets import Dataset
     from transformers import set_seed
     from transformers.trainer_callback import ProgressCallback
 
@@ -128,7 +31,6 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
     from rl_reasoner.preemption import PreemptionCallback
     from rl_reasoner.preflight import check_trackers, check_writable, grpo_arguments
     from rl_reasoner.resume import ResumeDataOrder, RunComplete, start_point
-    from rl_reasoner.trainer import ReasonerTrainer
 
     # TRL 1.x calls transformers 5's deprecated gradient_checkpointing* methods around every generation: the warning
     # repeated every step and named nothing the user can change (their own config key is translated in grpo_args).
@@ -153,20 +55,7 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
         run.write_config(resolved_config(config, job, previous=run.read_config() if resume else None,
                                          checkpoint=checkpoint))
 
-    model = load_model(job.model_path, config.model)
-    trainer = ReasonerTrainer(
-        model=model,
-        processing_class=job.tokenizer,
-        reward_funcs=job.reward_funcs,
-        args=args,
-        train_dataset=Dataset.from_list(job.train_rows),
-        peft_config=_peft_config(config),
-        callbacks=callbacks,
-        sampling=config.sampling,
-        pass_reward=job.accuracy_name,
-        shared_prompt=config.model.shared_prompt,
-    )
-    trainer.base_model_name = config.model.name  # for the checkpoints' model card
+    trainer = build_trainer(config, job, args=args, callbacks=callbacks)
     recorder = BehaviourCallback(run, job, trainer)
     trainer.callback_handler.callbacks.insert(0, recorder)  # before the reporters, so they see behaviour/*
     if trainer.pop_callback(ProgressCallback) is not None:
@@ -180,17 +69,28 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
     return run.path
 
 
-def check_training_inputs(config: JobConfig, job: Job) -> None:
-    """What needs the task's rows, checked before the model is loaded: the pass-rate file (readable, written for
-    these training prompts)."""
-    if config.sampling.pass_rates and (config.sampling.dynamic or config.sampling.curriculum):
-        from rl_reasoner.difficulty import read_pass_rates
+def build_trainer(config: JobConfig, job: Job, *, model=None, args=None, callbacks: list | None = None):
+    """The job's ``ReasonerTrainer``, built but not trained: the model from ``job.model_path`` (or ``model``), TRL's
+    arguments from the config (or ``args``), LoRA from ``model.lora``, the sampling options and the pass reward.
+    ``train()`` adds the run directory's recorders; benches and tests use it as is."""
+    from datasets import Dataset
 
-        rates, _ = read_pass_rates(config.sampling.pass_rates)
-        if not set(rates) & {str(row["id"]) for row in job.train_rows}:
-            raise ConfigError(f"{config.source}: sampling.pass_rates: {config.sampling.pass_rates} holds none of "
-                              f"this job's training prompt ids; was it written for another task, seed or config? "
-                              f"Write it again with `rl-reasoner difficulty {config.source}`")
+    from rl_reasoner.trainer import ReasonerTrainer
+
+    trainer = ReasonerTrainer(
+        model=model if model is not None else load_model(job.model_path, config.model),
+        processing_class=job.tokenizer,
+        reward_funcs=job.reward_funcs,
+        args=args if args is not None else grpo_args(config, job),
+        train_dataset=Dataset.from_list(job.train_rows),
+        peft_config=_peft_config(config),
+        callbacks=callbacks,
+        sampling=config.sampling,
+        pass_reward=job.accuracy_name,
+        shared_prompt=config.model.shared_prompt,
+    )
+    trainer.base_model_name = config.model.name  # for the checkpoints' model card
+    return trainer
 
 
 def _peft_config(config: JobConfig):

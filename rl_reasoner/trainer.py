@@ -127,7 +127,7 @@ class ReasonerTrainer(GRPOTrainer):
         else:
             keys = [prompt_key(dataset[i]) for i in range(len(dataset))]
         if self.sampling.pass_rates:
-            from rl_reasoner.difficulty import read_pass_rates
+            from rl_reasoner.sampling import read_pass_rates
 
             rates, samples = read_pass_rates(self.sampling.pass_rates)
             known = set(keys) & set(rates)

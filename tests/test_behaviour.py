@@ -1,12 +1,10 @@
 """Behaviour metrics: markers, per-1k rates, repetition, language mixing, the reflective accuracy split."""
 
-import doctest
 import json
 import math
 
 import pytest
 
-from rl_reasoner import behaviour
 from rl_reasoner.behaviour import (
     DEFAULT_MARKERS,
     batch_metrics,
@@ -18,11 +16,6 @@ from rl_reasoner.behaviour import (
 )
 
 WAIT = {"reflection": ["wait"]}
-
-
-def test_docstring_examples_hold():
-    failures, tried = doctest.testmod(behaviour)
-    assert tried > 0 and failures == 0
 
 
 def test_default_markers_ship_both_published_reflection_lists_and_the_four_behaviours():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import sys
 
 import pytest
@@ -35,10 +34,6 @@ class Reasons:
 
 
 @needs_linux
-def test_doctests():
-    assert doctest.testmod(rewards.code).failed == 0
-
-
 def test_the_last_python_block_is_the_program():
     text = "first try\n```python\nprint(1)\n```\nbetter\n```py\nprint(2)\n```\nand a shell line\n```bash\nls\n```\n"
     assert extract_program(text) == "print(2)\n"

@@ -1,18 +1,12 @@
 """The offline difficulty pass: pass rates per training prompt, their file, and a job that starts from them."""
 
-import doctest
 import json
 
 import pytest
 import yaml
 
-from rl_reasoner import difficulty
 from rl_reasoner.config import ConfigError, SamplingConfig, load_config
 from rl_reasoner.difficulty import estimate_difficulty, pass_rate, read_pass_rates, summarize, write_pass_rates
-
-
-def test_docstring_examples_hold():
-    assert doctest.testmod(difficulty).failed == 0
 
 
 def test_pass_rate_leaves_unscorable_answers_out():
@@ -63,12 +57,12 @@ def tiny_config(tmp_path, model_dir, **sampling):
 
 
 def test_difficulty_pass_scores_every_training_prompt_and_a_trainer_starts_from_it(tmp_path, tiny_model_dir, capsys):
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM
+    import dataclasses
+
     from trl import GRPOConfig
 
-    from rl_reasoner.train import prepare
-    from rl_reasoner.trainer import ReasonerTrainer
+    from rl_reasoner.job import prepare
+    from rl_reasoner.train import build_trainer
 
     config = tiny_config(tmp_path, tiny_model_dir, difficulty_max_prompts=5)
     path = estimate_difficulty(config)
@@ -86,10 +80,7 @@ def test_difficulty_pass_scores_every_training_prompt_and_a_trainer_starts_from_
     sampling = SamplingConfig(curriculum=True, pass_rates=str(path))
     args = GRPOConfig(output_dir=str(tmp_path / "out"), per_device_train_batch_size=8, num_generations=4,
                       max_completion_length=6, report_to="none", bf16=False)
-    trainer = ReasonerTrainer(model=AutoModelForCausalLM.from_pretrained(job.model_path), args=args,
-                              processing_class=job.tokenizer, reward_funcs=job.reward_funcs,
-                              train_dataset=Dataset.from_list(job.train_rows), sampling=sampling,
-                              pass_reward=job.accuracy_name)
+    trainer = build_trainer(dataclasses.replace(config, sampling=sampling), job, args=args)
     assert len(trainer.pass_rates) == 5
     assert trainer.pass_rates.rate(job.train_rows[0]["id"]) == 0.5
     assert trainer.pass_rates.scored[job.train_rows[0]["id"]] == 3
@@ -98,7 +89,5 @@ def test_difficulty_pass_scores_every_training_prompt_and_a_trainer_starts_from_
     other = tmp_path / "other.json"
     write_pass_rates(other, {"not-a-training-id": 0.5}, {"samples": 3})
     with pytest.raises(ValueError, match="none of its prompt ids"):
-        ReasonerTrainer(model=AutoModelForCausalLM.from_pretrained(job.model_path), args=args,
-                        processing_class=job.tokenizer, reward_funcs=job.reward_funcs,
-                        train_dataset=Dataset.from_list(job.train_rows),
-                        sampling=SamplingConfig(curriculum=True, pass_rates=str(other)))
+        build_trainer(dataclasses.replace(config, sampling=SamplingConfig(curriculum=True, pass_rates=str(other))),
+                      job, args=args)

@@ -1,6 +1,6 @@
 """Memory options reach TRL as configured: LoRA (peft), gradient checkpointing, bf16, reference model only if beta > 0.
 
-Each test builds the job's trainer the way ``rl_reasoner.train.train`` does, on the tiny model, and looks at what
+Each test builds the job's trainer with ``rl_reasoner.train.build_trainer``, as ``train()`` does, on the tiny model, and looks at what
 TRL made of the config. Peak memory per option is measured by ``bench/memory_options.py`` (docs/scaling.md).
 """
 
@@ -9,7 +9,13 @@ import torch
 import yaml
 
 from rl_reasoner.config import load_config
-from rl_reasoner.train import _peft_config, grpo_args, prepare, train
+from rl_reasoner.job import prepare
+from rl_reasoner.train import build_trainer as build_job_trainer, train
+
+
+def build_trainer(config):
+    """The trainer `train()` builds, without training."""
+    return build_job_trainer(config, prepare(config))
 
 
 def job(tmp_path, model_dir, *, model=None, grpo=None, steps=1):
@@ -27,19 +33,6 @@ def job(tmp_path, model_dir, *, model=None, grpo=None, steps=1):
     path = tmp_path / "job.yaml"
     path.write_text(yaml.safe_dump(raw))
     return load_config(path)
-
-
-def build_trainer(config):
-    """The trainer `train()` builds, without training."""
-    from datasets import Dataset
-
-    from rl_reasoner.model import load_model
-    from rl_reasoner.trainer import ReasonerTrainer
-
-    prepared = prepare(config)
-    return ReasonerTrainer(model=load_model(prepared.model_path, config.model), processing_class=prepared.tokenizer,
-                           reward_funcs=prepared.reward_funcs, args=grpo_args(config, prepared),
-                           train_dataset=Dataset.from_list(prepared.train_rows), peft_config=_peft_config(config))
 
 
 def test_no_reference_model_when_beta_is_zero(tmp_path, tiny_model_dir):

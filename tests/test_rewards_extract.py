@@ -1,9 +1,7 @@
-import doctest
 import time
 
 import pytest
 
-from rewards import extract
 from rewards.extract import (
     after_answer_phrase,
     clean_answer,
@@ -13,10 +11,6 @@ from rewards.extract import (
     last_answer_block,
     last_boxed,
 )
-
-
-def test_doctests():
-    assert doctest.testmod(extract).failed == 0
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,6 @@
-import doctest
-
 import pytest
 
-from rewards import format as format_module
 from rewards.format import check_format, format_reward
-
-
-def test_doctests():
-    assert doctest.testmod(format_module).failed == 0
 
 
 @pytest.mark.parametrize(

@@ -177,14 +177,6 @@ def test_a_broken_plugin_does_not_break_the_others(tmp_path, monkeypatch):
         rewards.get("test_broken")
 
 
-def test_doctests():
-    import doctest
-    import importlib
-
-    for module in ("rewards", "rewards.registry"):
-        assert doctest.testmod(importlib.import_module(module)).failed == 0
-
-
 def test_package_imports_without_the_code_sandbox(tmp_path):
     """`rewards.code` is another part; until it exists, the package imports without `code_tests`."""
     import subprocess

@@ -216,7 +216,7 @@ def test_the_default_job_builds_its_grpo_arguments_without_a_deprecation_warning
     from types import SimpleNamespace
 
     from rl_reasoner.config import load_config
-    from rl_reasoner.train import grpo_args
+    from rl_reasoner.job import grpo_args
 
     for overrides in ([], ["grpo.gradient_checkpointing=true"]):
         with warnings.catch_warnings(record=True) as caught:

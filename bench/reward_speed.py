@@ -1,7 +1,7 @@
 """Speed and verdicts of `rewards.math_accuracy` against TRL's `accuracy_reward`, on the same completions.
 
-    nice -n 10 .venv/bin/python bench/rewards.py            # about two minutes on 2 CPU cores
-    nice -n 10 .venv/bin/python bench/rewards.py --quick    # a smaller corpus, no hang demo
+    nice -n 10 .venv/bin/python bench/reward_speed.py            # about two minutes on 2 CPU cores
+    nice -n 10 .venv/bin/python bench/reward_speed.py --quick    # a smaller corpus, no hang demo
 
 The corpus is generated (seeded) in categories that real completions fall into — boxed integers, R1-Zero
 `<answer>` blocks, fractions, decimals, percentages, sets, intervals, expressions, radicals, units,
@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-import rewards  # noqa: E402
-from rewards import math_reward  # noqa: E402
-from rewards._worker_pool import shared_pool  # noqa: E402
-from rewards.exact import exact_verdict  # noqa: E402
-from rewards.extract import extract_answer, gold_text  # noqa: E402
+import rewards
+from rewards import math_reward
+from rewards._worker_pool import shared_pool
+from rewards.exact import exact_verdict
+from rewards.extract import extract_answer, gold_text
 
 BATCH = 128
 
