@@ -12,6 +12,7 @@ garbage.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from pathlib import Path
 import torch
 
 from rewards.answers import canonical_answer_of
-from rl_reasoner import behaviour
+from rl_reasoner import behaviour, shared_prefix
 from rl_reasoner.correct import tally, verdict
 from rl_reasoner.stats import wilson
 
@@ -58,8 +59,15 @@ def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int, do_sa
     """Generate completions for string prompts; returns ``len(prompts) * num_return_sequences`` generations,
     the samples of one prompt consecutive.
 
+    The samples of a prompt share one prefill of it (:func:`rl_reasoner.shared_prefix.install_generate`) where that
+    is exact; ``generate``'s own ``num_return_sequences`` would prefill the prompt once per sample, which is most of
+    the cost of sampling short answers to long prompts (the R1-Zero template is ~110 tokens, an answer ~20).
+
     Under ZeRO-3 / FSDP every process must call this with the same number of prompts (``synced_gpus``, which
     transformers turns on there, keeps their forward passes in step)."""
+    share_prefill = num_return_sequences > 1 and shared_prefix.unsupported_reason(model) is None
+    if share_prefill:
+        shared_prefix.install_generate(model)
     eos_ids = model.generation_config.eos_token_id
     eos_ids = set([eos_ids] if isinstance(eos_ids, int) else (eos_ids or [])) | {tokenizer.eos_token_id}
     padding_side = tokenizer.padding_side
@@ -71,10 +79,15 @@ def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int, do_sa
             for start in range(0, len(prompts), batch_size):
                 batch = tokenizer(prompts[start:start + batch_size], return_tensors="pt", padding=True,
                                   add_special_tokens=False).to(device)
+                if share_prefill:  # the rows of a prompt, consecutive as num_return_sequences gives them
+                    batch = {name: t.repeat_interleave(num_return_sequences, dim=0) for name, t in batch.items()}
                 sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if do_sample \
                     else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-                ids = model.generate(**batch, max_new_tokens=max_new_tokens, num_return_sequences=num_return_sequences,
-                                     pad_token_id=tokenizer.pad_token_id, use_cache=True, **sampling)
+                settings = copy.deepcopy(model.generation_config)  # as one object: the shared prefill takes no kwargs
+                settings.update(max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, use_cache=True,
+                                num_return_sequences=1 if share_prefill else num_return_sequences, **sampling)
+                ids = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                     generation_config=settings)
                 for row in ids[:, batch["input_ids"].shape[1]:].tolist():
                     end = next((i for i, t in enumerate(row) if t in eos_ids), None)
                     tokens = row if end is None else row[:end]

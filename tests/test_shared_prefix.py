@@ -168,6 +168,33 @@ def test_generation_prefills_each_prompt_once_and_samples_the_same_tokens(tiny_m
     assert sizes[0] == (3, width - 1) and sizes[1] == (9, 1), sizes[:2]
 
 
+def test_evaluation_samples_share_one_prefill_per_prompt_and_equal_generates_own(tiny_model_dir):
+    """Held-out sampling (pass@k from n samples) prefills each prompt once, with the same samples as
+    ``generate(num_return_sequences=n)`` gives under the same seed."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rl_reasoner.evaluate import generate
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    plain = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    sizes = []
+    model.model.register_forward_pre_hook(lambda m, a, k: sizes.append(tuple(k["input_ids"].shape)), with_kwargs=True)
+    tokenizer.padding_side = "left"
+    inputs = tokenizer(PROMPTS[:3], return_tensors="pt", padding=True, add_special_tokens=False)
+    torch.manual_seed(3)
+    expected = plain.generate(**inputs, max_new_tokens=6, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
+                              num_return_sequences=4, pad_token_id=tokenizer.pad_token_id)
+    expected = [row[inputs["input_ids"].size(1):].tolist() for row in expected]
+    torch.manual_seed(3)
+    got = generate(model, tokenizer, PROMPTS[:3], max_new_tokens=6, do_sample=True, temperature=1.0,
+                   num_return_sequences=4, batch_size=3)
+    eos = tokenizer.eos_token_id
+    assert [g.ids for g in got] == [row[:row.index(eos)] if eos in row else row for row in expected]
+    width = inputs["input_ids"].size(1)
+    assert sizes[0] == (3, width - 1) and sizes[1] == (12, 1), sizes[:2]  # 3 prompts prefilled once, 12 rows decode
+
+
 def test_off_with_a_message_where_it_cannot_be_exact(tiny_model_dir, tmp_path, capsys):
     from transformers import AutoModelForCausalLM
 
