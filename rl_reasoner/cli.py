@@ -106,10 +106,11 @@ def user_errors():
     """The exception types that mean 'bad input' (printed as one message, no traceback)."""
     from rl_reasoner.config import ConfigError
     from rl_reasoner.model import ModelError
+    from rl_reasoner.rundir import RunInUse
     from rl_reasoner.tasks import TaskError
     from rl_reasoner.templates import TemplateError
 
-    return ConfigError, ModelError, TaskError, TemplateError, FileNotFoundError, OSError
+    return ConfigError, ModelError, RunInUse, TaskError, TemplateError, FileNotFoundError, OSError
 
 
 class UserError(Exception):

@@ -7,9 +7,11 @@ drops the lines of steps after the checkpoint being resumed, so no step is recor
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
+import platform
 import re
 import sys
 from pathlib import Path
@@ -20,14 +22,53 @@ import yaml
 JSONL_FILES = ("metrics", "samples", "eval", "eval_samples")
 
 
+class RunInUse(Exception):
+    """Another live process is training into the run directory."""
+
+
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.checkpoints = self.path / "checkpoints"
+        self._lock = None
 
     def create(self) -> "RunDir":
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         return self
+
+    def lock(self) -> None:
+        """Hold the directory for this process until :meth:`unlock` or the process ends (the OS drops the lock).
+
+        Two jobs writing into one directory (a ``--resume`` started while the first job still runs) would rewind
+        and interleave each other's records and checkpoints; the second is refused with :class:`RunInUse`.
+
+        >>> import tempfile; run = RunDir(Path(tempfile.mkdtemp()) / "r"); run.lock()
+        >>> RunDir(run.path).lock()
+        Traceback (most recent call last):
+        ...
+        rl_reasoner.rundir.RunInUse: ... is in use by process ...; wait for that job to end or stop it ...
+        >>> run.unlock(); RunDir(run.path).lock()
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path / ".lock", "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunInUse(f"{self.path} is in use by {holder}; wait for that job to end or stop it "
+                           f"(Ctrl-C, or SIGTERM: it saves a checkpoint first), or train elsewhere: "
+                           f"--set run.name=OTHER") from None
+        handle.truncate(0)
+        handle.write(f"process {os.getpid()} on {platform.node()}\n")
+        handle.flush()
+        self._lock = handle
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the descriptor releases the flock
+            self._lock = None
 
     def file(self, name: str) -> Path:
         return self.path / f"{name}.jsonl"

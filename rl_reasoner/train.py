@@ -24,6 +24,14 @@ from rl_reasoner.rundir import RunDir
 
 def train(config: JobConfig, resume: bool = False, callbacks: list | None = None) -> Path:
     """Run the job; returns the run directory. ``callbacks``: extra ``TrainerCallback``s."""
+    run = RunDir(config.run_dir)
+    try:
+        return _train(config, run, resume, callbacks)
+    finally:
+        run.unlock()
+
+
+def _train(config: JobConfig, run: RunDir, resume: bool, callbacks: list | None) -> Path:
     from transformers import set_seed
     from transformers.trainer_callback import ProgressCallback
 
@@ -37,7 +45,6 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
     warnings.filterwarnings("ignore", message=r"`(is_)?gradient_checkpointing(_enable|_disable)?` is deprecated",
                             category=FutureWarning)
     set_seed(config.run.seed)
-    run = RunDir(config.run_dir)
     try:
         checkpoint = start_point(run, config, resume)  # first: a finished or occupied run directory is known at once
     except RunComplete as done:
@@ -49,6 +56,7 @@ def train(config: JobConfig, resume: bool = False, callbacks: list | None = None
     check_trackers(config)
     check_writable(run.path, "run directory", "choose a writable place: --set run.output_dir=DIR")
     if args.process_index == 0:
+        run.lock()  # a second job into this directory (a --resume while this one runs) is refused, not interleaved
         run.create()
         if resume:  # drop what was recorded after the checkpoint (everything when there is none)
             run.rewind(int(checkpoint.name.split("-")[1]) if checkpoint else -1)

@@ -175,6 +175,33 @@ def test_a_run_dir_killed_during_its_first_evaluation_is_not_reused_without_resu
     assert (run.path / "config.yaml").read_text() == "meta: {started: earlier}\n"  # untouched
 
 
+def test_a_second_job_into_a_run_directory_in_use_is_refused_before_it_touches_it(tmp_path, tiny_model_dir, capsys,
+                                                                                    no_model_load):
+    """A ``--resume`` started while the first job still trains would rewind and interleave its records."""
+    import os
+    import subprocess
+    import sys
+
+    job = tiny_job(tmp_path, tiny_model_dir)
+    run = RunDir(tmp_path / "runs" / "job").create()
+    run.append("metrics", [{"step": 1, "loss": 0.5}])
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from rl_reasoner.rundir import RunDir; "
+                               "run = RunDir(sys.argv[1]); run.lock(); print('held', flush=True); time.sleep(600)", str(run.path)],
+                              stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        one_line_error(capsys, ["train", str(job), "--resume"], "is in use by process", str(holder.pid),
+                       "--set run.name=OTHER")
+        assert run.read("metrics") == [{"step": 1, "loss": 0.5}]  # not rewound
+    finally:
+        holder.kill()
+        holder.wait()
+    free = RunDir(run.path)  # the holder is gone, and so is its lock
+    free.lock()
+    free.unlock()
+
+
 def test_ctrl_c_says_how_to_continue(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
