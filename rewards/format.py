@@ -13,10 +13,18 @@ With `partial=True` a completion that misses the format still earns 0.25 for eac
 Credit goes to blocks, not to tags: a policy that copies the instruction's sentence "...within <think>
 </think> and <answer> </answer> tags" (empty blocks, a second `<think>`) earns nothing. Crediting bare
 tags taught the embedded default exactly that copy within eight steps.
+
+With `answer_pattern` (a regular expression) the answer block must also hold an answer of the task's form, e.g.
+`-?[0-9]+` for integer arithmetic. Without it, copying the template's own example, "reasoning process here
+</think> <answer> answer here </answer>", is a perfectly formatted completion: one seed of the embedded default
+collapsed into exactly that copy by step 10 (format reward 1.0 on every completion, accuracy 0, no variance left
+in any group to learn from).
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
 
 from rewards.extract import completion_text
@@ -28,11 +36,30 @@ PARTIAL_CREDIT_PER_BLOCK = 0.25
 """Partial credit for each well-formed block (think, answer) of a completion that misses the format."""
 
 
-def check_format(text: str, *, prefilled_think: bool = False) -> str:
+@functools.lru_cache(maxsize=32)
+def _pattern(answer_pattern: str) -> re.Pattern:
+    try:
+        return re.compile(answer_pattern)
+    except re.error as error:
+        raise ValueError(f"format_reward: answer_pattern {answer_pattern!r} is not a regular expression ({error}); "
+                         f"e.g. '-?[0-9]+' for an integer answer") from None
+
+
+def answer_fits(answer: str, answer_pattern: str | None) -> bool:
+    """Whether an answer block's content (stripped) matches ``answer_pattern`` in full; any answer when it is None.
+
+    >>> answer_fits(" 16 ", "-?[0-9]+"), answer_fits("answer here", "-?[0-9]+"), answer_fits("x", None)
+    (True, False, True)
+    """
+    return answer_pattern is None or _pattern(answer_pattern).fullmatch(answer.strip()) is not None
+
+
+def check_format(text: str, *, prefilled_think: bool = False, answer_pattern: str | None = None) -> str:
     """`"ok"` if `text` has the R1-Zero format, else the first problem found.
 
     Problems: `missing_think`, `multiple_think`, `missing_answer`, `multiple_answer`, `tags_out_of_order`,
-    `text_before_think`, `empty_think`, `text_between_blocks`, `empty_answer`, `text_after_answer`.
+    `text_before_think`, `empty_think`, `text_between_blocks`, `empty_answer`, `text_after_answer`,
+    `answer_not_of_form` (the answer does not match `answer_pattern`).
 
     >>> check_format("<think>2+2 is 4</think>\\n<answer>4</answer>")
     'ok'
@@ -42,6 +69,9 @@ def check_format(text: str, *, prefilled_think: bool = False) -> str:
     'empty_think'
     >>> check_format("<think>a</think><answer>3</answer><answer>4</answer>")
     'multiple_answer'
+    >>> check_format("reasoning process here</think> <answer> answer here </answer>", prefilled_think=True,
+    ...              answer_pattern="-?[0-9]+")
+    'answer_not_of_form'
     """
     if prefilled_think:
         if THINK_OPEN in text:
@@ -67,12 +97,14 @@ def check_format(text: str, *, prefilled_think: bool = False) -> str:
         return "empty_answer"
     if text[answer_close + len(ANSWER_CLOSE) :].strip():
         return "text_after_answer"
+    if not answer_fits(text[answer_open + len(ANSWER_OPEN) : answer_close], answer_pattern):
+        return "answer_not_of_form"
     return "ok"
 
 
-def block_credit(text: str, *, prefilled_think: bool = False) -> float:
+def block_credit(text: str, *, prefilled_think: bool = False, answer_pattern: str | None = None) -> float:
     """0.25 for a think block closed once around non-empty reasoning, 0.25 for one non-empty answer block
-    that follows it (or stands alone when no think block closes).
+    that follows it (or stands alone when no think block closes) and matches ``answer_pattern`` when given.
 
     >>> block_credit("5 + 1 = 6</think> 6", prefilled_think=True), block_credit("<think>a</think> 4")
     (0.25, 0.25)
@@ -80,6 +112,8 @@ def block_credit(text: str, *, prefilled_think: bool = False) -> float:
     0.5
     >>> block_credit(" within <think> </think> and <answer> </answer> tags", prefilled_think=True)
     0.0
+    >>> block_credit("here</think> <answer> answer here </answer> x", prefilled_think=True, answer_pattern="[0-9]+")
+    0.25
     """
     think_text = THINK_OPEN + text if prefilled_think else text
     credit, answer_from = 0.0, 0
@@ -90,7 +124,8 @@ def block_credit(text: str, *, prefilled_think: bool = False) -> float:
             answer_from = text.index(THINK_CLOSE)
     if text.count(ANSWER_OPEN) == 1 and text.count(ANSWER_CLOSE) == 1:
         answer_open, answer_close = text.index(ANSWER_OPEN), text.index(ANSWER_CLOSE)
-        if answer_from <= answer_open < answer_close and text[answer_open + len(ANSWER_OPEN) : answer_close].strip():
+        answer = text[answer_open + len(ANSWER_OPEN) : answer_close]
+        if answer_from <= answer_open < answer_close and answer.strip() and answer_fits(answer, answer_pattern):
             credit += PARTIAL_CREDIT_PER_BLOCK
     return credit
 
@@ -101,6 +136,7 @@ def format_reward(
     *,
     prefilled_think: bool = False,
     partial: bool = False,
+    answer_pattern: str | None = None,
     log_extra: Callable[[str, list], None] | None = None,
     **kwargs,
 ) -> list[float]:
@@ -110,21 +146,26 @@ def format_reward(
         completions: strings or chat messages.
         prefilled_think: the prompt ends with `<think>`, so the completion starts inside the think block.
         partial: give completions that miss the format 0.25 for each well-formed block (think, answer).
+        answer_pattern: a regular expression the answer block's content must match in full (e.g. `-?[0-9]+`),
+            so that copying the template's placeholder "<answer> answer here </answer>" is not the format.
         log_extra: TRL's logger; receives `reason/format_reward` ("ok" or the problem) for each completion.
 
     >>> format_reward(["<think>a</think><answer>4</answer>", "<answer>4</answer>"])
     [1.0, 0.0]
     >>> format_reward(["<think>a</think><answer>4</answer>", "<answer>4</answer>"], partial=True)
     [1.0, 0.25]
+    >>> format_reward(["<think>a</think><answer>4</answer>", "<think>a</think><answer>four</answer>"],
+    ...               answer_pattern="-?[0-9]+")
+    [1.0, 0.0]
     """
     rewards, reasons = [], []
     for completion in completions:
         text = completion_text(completion)
-        reason = check_format(text, prefilled_think=prefilled_think)
+        reason = check_format(text, prefilled_think=prefilled_think, answer_pattern=answer_pattern)
         if reason == "ok":
             reward = 1.0
         elif partial:
-            reward = block_credit(text, prefilled_think=prefilled_think)
+            reward = block_credit(text, prefilled_think=prefilled_think, answer_pattern=answer_pattern)
         else:
             reward = 0.0
         rewards.append(reward)

@@ -74,3 +74,23 @@ def test_reasons_and_chat_messages():
     ]
     assert format_reward(completions, log_extra=logged.__setitem__) == [1.0, 0.0]
     assert logged == {"reason/format_reward": ["ok", "missing_think"]}
+
+
+def test_copying_the_templates_placeholder_is_not_the_format_when_the_answer_has_a_form():
+    """One seed of the default job collapsed into copying the R1-Zero template's own example (format 1.0,
+    accuracy 0, every group without variance); `answer_pattern` asks the answer block for an answer."""
+    from rl_reasoner.templates import render
+
+    copy = " reasoning process here </think> <answer> answer here </answer>"
+    assert "reasoning process here </think> <answer> answer here </answer>" in render("r1_zero", "What is 9 + 7?")
+    assert format_reward([copy], prefilled_think=True, partial=True) == [1.0]  # without the pattern: full credit
+    rewards = format_reward([copy, " 9 + 7 = 16</think> <answer>16</answer>", " 16</think> <answer> -3 </answer>"],
+                            prefilled_think=True, partial=True, answer_pattern="-?[0-9]+")
+    assert rewards == [0.25, 1.0, 1.0]  # the copy keeps the think block's partial credit only
+
+
+def test_a_bad_answer_pattern_is_one_clear_error():
+    import pytest
+
+    with pytest.raises(ValueError, match="answer_pattern '\\[0-9' is not a regular expression"):
+        format_reward(["<think>a</think><answer>4</answer>"], answer_pattern="[0-9")
