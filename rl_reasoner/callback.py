@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
+from rewards.extract import completion_text
 from rl_reasoner import behaviour, chain_steps, strata
 from rl_reasoner.change import format_changes, paired_changes
 from rl_reasoner.correct import verdict
@@ -88,8 +89,8 @@ class BehaviourCallback(TrainerCallback):
             return
         trainer = self.trainer
         step = state.global_step
-        texts = [_text(c) for c in trainer._logs["completion"]]
-        prompts = [_text(p) for p in trainer._logs["prompt"]]
+        texts = [completion_text(c) for c in trainer._logs["completion"]]
+        prompts = [completion_text(p, roles=None) for p in trainer._logs["prompt"]]
         rewards = {name: list(values) for name, values in trainer._logs["rewards"].items()}
         correct = _flags(rewards.get(self.job.accuracy_name), len(texts))
         formatted = _flags(rewards.get(self.job.format_name), len(texts))
@@ -295,12 +296,6 @@ class SummaryProgress(ProgressCallback):
         if logs.get("behaviour/reflection_rate") is not None:
             parts.append(f"reflection {logs['behaviour/reflection_rate']:.2f}")
         self.training_bar.write(" | ".join(parts))
-
-
-def _text(completion) -> str:
-    if isinstance(completion, list):  # chat messages
-        return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
-    return str(completion)
 
 
 def _flags(values, n: int) -> list[bool | None]:
