@@ -2,8 +2,8 @@
 that was meant.
 
 Reward params (`rewards.registry`), task params (`rl_reasoner.tasks`), config fields and TRL's GRPO arguments
-(`rl_reasoner.config`) all check their values with `coerce` and their names with `did_you_mean`; each caller
-words its own error around them (which file, which key, what to fix). The module lives in `rewards/` because
+(`rl_reasoner.config`) all check their values with `coerce` and their names with `did_you_mean`, and read a
+value given on the command line with `read_value`; each caller words its own error around them (which file, which key, what to fix). The module lives in `rewards/` because
 the rewards need it and `rewards` never imports `rl_reasoner`.
 """
 
@@ -27,6 +27,23 @@ class BadValue(ValueError):
     def __init__(self, expected: str, value: Any, path: str = ""):
         super().__init__(f"expected {expected}, got {value!r}")
         self.expected, self.value, self.path = expected, value, path
+
+
+def read_value(text: str) -> Any:
+    """A value written on the command line (`--set key=VALUE`, `--param key=VALUE`), read as YAML reads it:
+    nothing is null; a value that is not YAML is a `ValueError` that says so.
+
+    >>> read_value("5"), read_value("[3, 5]"), read_value("false"), read_value(""), read_value("1e-5")
+    (5, [3, 5], False, None, '1e-5')
+    """
+    import yaml
+
+    if not text.strip():
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(f"{text!r} is not a YAML value ({' '.join(str(error).split())[:120]})") from None
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

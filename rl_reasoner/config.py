@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from rewards.user_values import BadValue, coerce, did_you_mean
+from rewards.user_values import BadValue, coerce, did_you_mean, read_value
 
 
 class ConfigError(ValueError):
@@ -234,7 +234,10 @@ def apply_override(raw: dict, item: str, where: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, (dict, list)):
             raise ConfigError(f"{where}: --set {key}: {part!r} is not a section")
-    parsed = yaml.safe_load(value) if value.strip() else None
+    try:
+        parsed = read_value(value)
+    except ValueError as error:
+        raise ConfigError(f"{where}: --set {key}: {error}") from None
     if isinstance(node, list):
         node[_list_index(parts[-1], node, where, key)] = parsed
     else:

@@ -54,3 +54,15 @@ def test_did_you_mean_names_the_closest_choice_only_when_close():
     assert did_you_mean("zzz", ["timeout", "weight"]) == ""
     with pytest.raises(ConfigError, match=r"run\.stpes: unknown key\. Did you mean 'steps'\? Valid keys: "):
         from_dict({"run": {"stpes": 3}})
+
+
+def test_a_command_line_value_is_read_as_yaml_in_both_commands_that_take_one():
+    from rl_reasoner.config import apply_override
+    from rl_reasoner.score import parse_assignments
+
+    raw = {}
+    apply_override(raw, "eval.k=[3, 5]", "job.yaml")
+    assert raw == {"eval": {"k": [3, 5]}}
+    assert parse_assignments(["numbers=[3, 5]", "gold="], "column") == {"numbers": [3, 5], "gold": None}
+    with pytest.raises(ConfigError, match=r"job\.yaml: --set eval\.k: '\[3,' is not a YAML value"):
+        apply_override(raw, "eval.k=[3,", "job.yaml")
