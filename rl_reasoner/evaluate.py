@@ -389,8 +389,10 @@ def _step_of(model_path: Path, run) -> int:
     """The training step a model was saved at (checkpoint-N → N; a run's final model → its last step)."""
     import json
 
-    if model_path.name.startswith("checkpoint-") and model_path.name.split("-")[1].isdigit():
-        return int(model_path.name.split("-")[1])
+    from rl_reasoner.resume import CHECKPOINT_NAME
+
+    if match := CHECKPOINT_NAME.fullmatch(model_path.name):
+        return int(match.group(1))
     state = model_path / "trainer_state.json"
     if state.is_file():
         return json.loads(state.read_text()).get("global_step", 0)

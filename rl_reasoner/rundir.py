@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -69,11 +68,6 @@ class RunDir:
 
     def read(self, name: str) -> list[dict]:
         return list(read_jsonl(self.file(name)))
-
-    def last_checkpoint(self) -> Path | None:
-        found = [(int(m.group(1)), p) for p in self.checkpoints.glob("checkpoint-*")
-                 if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and (p / "trainer_state.json").is_file()]
-        return max(found)[1] if found else None
 
     def rewind(self, step: int) -> None:
         """Keep only whole records with ``step <= step`` in every JSONL file (atomic rewrite)."""
