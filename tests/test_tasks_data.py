@@ -80,6 +80,13 @@ def test_bad_files_fail_with_the_file_and_the_fix(tmp_path, name, content, messa
     assert "task 'gsm8k'" in str(info.value) and name in str(info.value) and "Fix:" in str(info.value)
 
 
+def test_a_data_file_line_that_is_not_utf8_is_named_not_skipped(tmp_path):
+    # the run records' reader skips such a line (a torn write); a person's data file must not lose rows silently
+    (tmp_path / "latin1.jsonl").write_bytes(b'{"question": "1+1?", "answer": "2"}\n{"question": "caf\xe9", "answer": "3"}\n')
+    with pytest.raises(TaskError, match=r"latin1\.jsonl' line 2 is not UTF-8 text .*Fix: re-encode it as UTF-8"):
+        get("gsm8k").load({"path": str(tmp_path / "latin1.jsonl")}, 0)
+
+
 def test_missing_file_is_named():
     with pytest.raises(TaskError, match=r"file 'no/such/train.jsonl' does not exist"):
         get("gsm8k").load({"path": "no/such/train.jsonl"}, 0)
