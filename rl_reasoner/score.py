@@ -27,7 +27,10 @@ def parse_assignments(items: list[str], what: str) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--{what} {item!r}: write it as KEY=VALUE, e.g. --{what} timeout=5")
-        values[key.strip()] = read_value(raw)
+        try:
+            values[key.strip()] = read_value(raw)
+        except ValueError as error:
+            raise ValueError(f"--{what} {key.strip()}: {error}") from None
     return values
 
 

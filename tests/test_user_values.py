@@ -66,3 +66,5 @@ def test_a_command_line_value_is_read_as_yaml_in_both_commands_that_take_one():
     assert parse_assignments(["numbers=[3, 5]", "gold="], "column") == {"numbers": [3, 5], "gold": None}
     with pytest.raises(ConfigError, match=r"job\.yaml: --set eval\.k: '\[3,' is not a YAML value"):
         apply_override(raw, "eval.k=[3,", "job.yaml")
+    with pytest.raises(ValueError, match=r"--param numbers: '\[3,' is not a YAML value"):
+        parse_assignments(["numbers=[3,"], "param")
