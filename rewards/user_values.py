@@ -3,8 +3,9 @@ that was meant.
 
 Reward params (`rewards.registry`), task params (`rl_reasoner.tasks`), config fields and TRL's GRPO arguments
 (`rl_reasoner.config`) all check their values with `coerce` and their names with `did_you_mean`, and read a
-value given on the command line with `read_value`; each caller words its own error around them (which file, which key, what to fix). The module lives in `rewards/` because
-the rewards need it and `rewards` never imports `rl_reasoner`.
+value given on the command line with `read_value`; each caller words its own error around them (which file,
+which key, what to fix). The module lives in `rewards/` because the rewards need it and `rewards` never imports
+`rl_reasoner`.
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ def check_trackers(config) -> None:
         if name == "all":
             continue
         if name not in TRACKERS:
-            raise ConfigError(f"{config.source}: grpo.report_to: unknown tracker {name!r}.{did_you_mean(name, TRACKERS)} "
+            raise ConfigError(f"{config.source}: grpo.report_to: unknown tracker {name!r}."
+                              f"{did_you_mean(name, TRACKERS)} "
                               f"Known: {', '.join(TRACKERS)}, all, none")
         modules, extra = TRACKERS[name]
         if not any(importlib.util.find_spec(m) is not None for m in modules):

@@ -122,7 +122,8 @@ def read_jsonl(path: str | Path, skipped: list | None = None, *, strict: bool = 
                 record = json.loads(raw.decode("utf-8"))
             except UnicodeDecodeError as error:
                 if strict:
-                    raise BadLine(number, f"not UTF-8 text ({error.reason} at byte {error.start} of the line)") from None
+                    reason = f"not UTF-8 text ({error.reason} at byte {error.start} of the line)"
+                    raise BadLine(number, reason) from None
                 lost.append(number)
                 continue
             except ValueError as error:

@@ -93,7 +93,8 @@ def get_template(spec: str | dict | Template) -> Template:
         return spec
     if isinstance(spec, str):
         if spec not in TEMPLATES:
-            raise TemplateError(f"unknown template {spec!r}.{did_you_mean(spec, TEMPLATES)} Built-in templates: {sorted(TEMPLATES)}.")
+            raise TemplateError(f"unknown template {spec!r}.{did_you_mean(spec, TEMPLATES)} "
+                                f"Built-in templates: {sorted(TEMPLATES)}.")
         return TEMPLATES[spec]
     if isinstance(spec, dict):
         fields = {f.name for f in dataclasses.fields(Template)}

@@ -84,7 +84,8 @@ def test_bad_files_fail_with_the_file_and_the_fix(tmp_path, name, content, messa
 
 def test_a_data_file_line_that_is_not_utf8_is_named_not_skipped(tmp_path):
     # the run records' reader skips such a line (a torn write); a person's data file must not lose rows silently
-    (tmp_path / "latin1.jsonl").write_bytes(b'{"question": "1+1?", "answer": "2"}\n{"question": "caf\xe9", "answer": "3"}\n')
+    (tmp_path / "latin1.jsonl").write_bytes(b'{"question": "1+1?", "answer": "2"}\n'
+                                            b'{"question": "caf\xe9", "answer": "3"}\n')
     with pytest.raises(TaskError, match=r"latin1\.jsonl' line 2 is not UTF-8 text .*Fix: re-encode it as UTF-8"):
         get("gsm8k").load({"path": str(tmp_path / "latin1.jsonl")}, 0)
 
@@ -102,8 +103,11 @@ def test_unreachable_hub_fails_at_once_with_the_id_and_a_local_alternative(monke
     # minutes without a network) is never asked
     attempts, asked = [], []
     real_connect = socket.create_connection
-    monkeypatch.setattr(socket, "create_connection",
-                        lambda address, timeout=None, **kw: attempts.append(timeout) or real_connect(address, timeout, **kw))
+    def counted_connect(address, timeout=None, **kwargs):
+        attempts.append(timeout)
+        return real_connect(address, timeout, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", counted_connect)
     monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=lambda *a, **k: asked.append(a)))
     with pytest.raises(TaskError, match=r"cannot reach the Hugging Face Hub to load hub dataset 'openai/gsm8k'") as info:
         get("gsm8k").load({}, 0)
