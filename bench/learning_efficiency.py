@@ -94,7 +94,7 @@ def run_method(config_path: str, method: str, seed: int, overrides: list[str], b
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from rl_reasoner.config import load_config
-    from rl_reasoner.evaluate import evaluate
+    from rl_reasoner.evaluate import evaluate_model
     from rl_reasoner.model import load_model
     from rl_reasoner.job import prepare
     from rl_reasoner.train import build_trainer
@@ -110,9 +110,9 @@ def run_method(config_path: str, method: str, seed: int, overrides: list[str], b
     rows = job.eval_rows[:eval_examples or None]
 
     def held_out() -> dict:
-        metrics, _ = evaluate(trainer.accelerator.unwrap_model(trainer.model), job.tokenizer, rows,
-                              accuracy_fn=job.accuracy_fn, format_fn=job.format_fn, max_new_tokens=job.max_new_tokens,
-                              batch_size=config.eval.batch_size)
+        metrics, _ = evaluate_model(trainer.accelerator.unwrap_model(trainer.model), job.tokenizer, rows,
+                                    accuracy_reward=job.accuracy_reward, format_reward=job.format_reward,
+                                    max_new_tokens=job.max_new_tokens, batch_size=config.eval.batch_size)
         return metrics
 
     budget.evaluate_fn = held_out
@@ -126,12 +126,12 @@ def run_method(config_path: str, method: str, seed: int, overrides: list[str], b
           flush=True)
     trainer.train()
     logs = [h for h in trainer.state.log_history if "reward" in h]
-    kept = ("step", "reward", f"rewards/{job.accuracy_name}/mean", "frac_reward_zero_std", "sampling/extra_rounds",
-            "sampling/informative_share", "sampling/completion_tokens")
+    kept = ("step", "reward", f"rewards/{job.accuracy_reward_name}/mean", "frac_reward_zero_std",
+            "sampling/extra_rounds", "sampling/informative_share", "sampling/completion_tokens")
     return {
         "method": method, "seed": seed, "points": budget.points, "steps": trainer.state.global_step,
         "train_log": [{k: h[k] for k in kept if k in h} for h in logs],
-        "train_accuracy_last_quarter": _mean(h.get(f"rewards/{job.accuracy_name}/mean")
+        "train_accuracy_last_quarter": _mean(h.get(f"rewards/{job.accuracy_reward_name}/mean")
                                              for h in logs[len(logs) * 3 // 4:]),
         "load_start": load_before, "load_end": os.getloadavg()[0],
         "frac_reward_zero_std": _mean(h.get("frac_reward_zero_std") for h in logs),

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from rewards import math_reward
 from rewards.math_reward import grade
+from rl_reasoner.rundir import read_jsonl
 
 TABLE = ROOT / "tests" / "data" / "math_agreement.jsonl"
 DEFAULT_YAML_PARAMS = {"plain_number_answer": True, "fallback_last_number": True}
@@ -39,8 +40,7 @@ DEFAULT_YAML_PARAMS = {"plain_number_answer": True, "fallback_last_number": True
 def math_style_mix() -> list[tuple[str, str, int | None]]:
     """(completion, gold, reference verdict) for every row of the agreement suite."""
     mix = []
-    for line in TABLE.read_text().splitlines():
-        row = json.loads(line)
+    for row in read_jsonl(TABLE, strict=True):
         completion = row.get("completion")
         if completion is None:
             completion = f"<think>\nLet me work it out.\n</think>\n<answer>{row['prediction']}</answer>"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 
 from rl_reasoner.baseline import format_table, sample_rows, stratum_stats
+from rl_reasoner.rundir import read_jsonl
 from rl_reasoner.strata import group_rows, natural_order
 
 STEP_PREFILL = "<think> Let me solve this step by step."
@@ -67,7 +68,7 @@ def measure(args) -> None:
 
 
 def summarize(path: Path) -> str:
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = list(read_jsonl(path))  # a bench killed mid-write leaves a torn last line: skipped, and said so
     blocks = []
     for variant in dict.fromkeys(r["variant"] for r in records):
         mine = [r for r in records if r["variant"] == variant]

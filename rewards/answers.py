@@ -25,7 +25,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rewards.countdown import InvalidEquation, countdown, evaluate, numbers_used, parse_equation, _as_ints
+from rewards.countdown import countdown, numbers_used, parse_equation, _as_ints
+from rewards.expression import InvalidExpression, exact_value
 from rewards.extract import ANSWER_OPEN, completion_text, extract_answer, last_answer_block, last_number
 from rewards.exact import plain_number
 from rewards.math_reward import math_accuracy
@@ -116,8 +117,8 @@ def _countdown_value(expression: str | None, numbers: Sequence[int], target: int
         parsed = parse_equation(expression.strip(), int(target))
         if sorted(numbers_used(parsed)) != sorted(_as_ints(list(numbers))):
             return None
-        return str(evaluate(parsed))
-    except (InvalidEquation, ValueError, TypeError):
+        return str(exact_value(parsed))
+    except (InvalidExpression, ValueError, TypeError):
         return None
 
 

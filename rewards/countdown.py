@@ -3,8 +3,8 @@
 The equation is read from the final `<answer>` block; a trailing `= target` is allowed. Only integer
 literals, `+ - * /` (also written `\\times`, `\\cdot`, `×`, `\\div`, `÷`; math delimiters are dropped) and
 parentheses are accepted (no unary minus: a negated number is not one of the
-given numbers). The expression is checked by walking its Python AST — never `eval`, never sympy's
-`parse_expr` — and computed in exact rational arithmetic, so `(10 / 3) * 3` is exactly 10 and
+given numbers). The expression is checked by walking its Python AST (`rewards.expression`) — never `eval`,
+never sympy's `parse_expr` — and computed in exact rational arithmetic, so `(10 / 3) * 3` is exactly 10 and
 `7 / 2` is never rounded to 3 or 4.
 """
 
@@ -15,8 +15,8 @@ import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from fractions import Fraction
 
+from rewards.expression import InvalidExpression, exact_value, parse_arithmetic
 from rewards.extract import completion_text, last_answer_block
 from rewards.registry import register
 
@@ -27,15 +27,6 @@ _SPELLED = {"\\times": "*", "\\cdot": "*", "×": "*", "·": "*", "\\div": "/", "
 _OPERATOR_SPELLINGS = re.compile("|".join(re.escape(spelling) for spelling in _SPELLED))
 """A correct equation written with LaTeX or typographic operators (`6 \\times 4`, `8 ÷ 2`, `$…$`) is the same equation."""
 _ALLOWED_CHARACTERS = re.compile(r"^[\d\s+\-*/()]*$")
-_OPERATORS = {ast.Add: Fraction.__add__, ast.Sub: Fraction.__sub__, ast.Mult: Fraction.__mul__}
-
-
-class InvalidEquation(ValueError):
-    """The answer is not an equation of integers, `+ - * /` and parentheses; `reason` says why."""
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
-        self.reason = reason
 
 
 def parse_equation(answer: str, target: int) -> ast.expr:
@@ -48,31 +39,19 @@ def parse_equation(answer: str, target: int) -> ast.expr:
     >>> parse_equation("__import__('os')", 12)
     Traceback (most recent call last):
     ...
-    rewards.countdown.InvalidEquation: characters other than digits, + - * / ( ) and spaces
+    rewards.expression.InvalidExpression: characters other than digits, + - * / ( ) and spaces
     """
     expression = answer.strip()
     if len(expression) > MAX_EXPRESSION_LENGTH:
-        raise InvalidEquation("too_long", f"longer than {MAX_EXPRESSION_LENGTH} characters")
+        raise InvalidExpression("too_long", f"longer than {MAX_EXPRESSION_LENGTH} characters")
     expression = _OPERATOR_SPELLINGS.sub(lambda match: _SPELLED[match.group(0)], expression).strip()
     if "=" in expression:
         expression, _, result = expression.partition("=")
         if result.strip() != str(target):
-            raise InvalidEquation("invalid_expression", f"'= {result.strip()}' is not '= {target}'")
+            raise InvalidExpression("invalid_expression", f"'= {result.strip()}' is not '= {target}'")
     if not _ALLOWED_CHARACTERS.match(expression):
-        raise InvalidEquation("invalid_expression", "characters other than digits, + - * / ( ) and spaces")
-    try:
-        tree = ast.parse(expression.strip(), mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
-        raise InvalidEquation("invalid_expression", f"not an expression: {error}") from None
-    for node in ast.walk(tree.body):
-        if isinstance(node, ast.BinOp) and type(node.op) in (ast.Add, ast.Sub, ast.Mult, ast.Div):
-            continue
-        if isinstance(node, ast.Constant) and type(node.value) is int:
-            continue
-        if isinstance(node, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
-            continue
-        raise InvalidEquation("invalid_expression", f"{type(node).__name__} is not allowed")
-    return tree.body
+        raise InvalidExpression("invalid_expression", "characters other than digits, + - * / ( ) and spaces")
+    return parse_arithmetic(expression)
 
 
 def numbers_used(expression: ast.expr) -> list[int]:
@@ -82,23 +61,6 @@ def numbers_used(expression: ast.expr) -> list[int]:
     [3, 3, 7]
     """
     return sorted(node.value for node in ast.walk(expression) if isinstance(node, ast.Constant))
-
-
-def evaluate(expression: ast.expr) -> Fraction:
-    """The exact value of a checked expression (see `parse_equation`); division by zero raises.
-
-    >>> evaluate(parse_equation("10 / 3 * 3", 10)), evaluate(parse_equation("7 / 2", 3))
-    (Fraction(10, 1), Fraction(7, 2))
-    """
-    if isinstance(expression, ast.Constant):
-        return Fraction(expression.value)
-    assert isinstance(expression, ast.BinOp)
-    left, right = evaluate(expression.left), evaluate(expression.right)
-    if isinstance(expression.op, ast.Div):
-        if right == 0:
-            raise InvalidEquation("division_by_zero", "division by zero")
-        return left / right
-    return _OPERATORS[type(expression.op)](left, right)
 
 
 def check_countdown(answer: str | None, numbers: Sequence[int], target: int) -> str:
@@ -114,8 +76,8 @@ def check_countdown(answer: str | None, numbers: Sequence[int], target: int) -> 
         expression = parse_equation(answer, target)
         if Counter(numbers_used(expression)) != Counter(numbers):
             return "uses_wrong_numbers"
-        value = evaluate(expression)
-    except InvalidEquation as error:
+        value = exact_value(expression)
+    except InvalidExpression as error:
         return error.reason
     return "correct" if value == target else "not_equal"
 

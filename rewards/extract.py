@@ -44,16 +44,24 @@ _VALUE_WORDS = frozenset(
 )
 
 
-def completion_text(completion: str | Sequence[Mapping[str, Any]]) -> str:
-    """The text of one completion, given as a string or as TRL chat messages.
+def completion_text(
+    completion: str | Sequence[Mapping[str, Any]], *, roles: tuple[str, ...] | None = ("assistant",)
+) -> str:
+    """The text of one completion (or prompt), given as a string or as TRL chat messages.
 
-    For messages, the contents of the assistant messages are joined (a message without a role counts as
-    the assistant's); content given as a list of blocks contributes its text blocks.
+    The one place a completion becomes text: rewards, behaviour metrics and the run's records all read it
+    through here. For messages, the contents of the messages whose role is in `roles` are concatenated as
+    they are (no separator: a reply split over several assistant messages reads as one text); a message
+    without a role counts as the assistant's. `roles=None` keeps every message (a chat prompt's system and
+    user text). Content given as a list of blocks contributes its text blocks.
 
     >>> completion_text("<answer>4</answer>")
     '<answer>4</answer>'
     >>> completion_text([{"role": "assistant", "content": "<answer>4</answer>"}])
     '<answer>4</answer>'
+    >>> prompt = [{"role": "system", "content": "Be brief. "}, {"role": "user", "content": "2+2?"}]
+    >>> completion_text(prompt), completion_text(prompt, roles=None)
+    ('', 'Be brief. 2+2?')
     """
     if isinstance(completion, str):
         return completion
@@ -65,7 +73,7 @@ def completion_text(completion: str | Sequence[Mapping[str, Any]]) -> str:
     for message in completion:
         if not isinstance(message, Mapping):
             raise TypeError(f"a chat message must be a dict with 'content', got {type(message).__name__}")
-        if message.get("role", "assistant") != "assistant":
+        if roles is not None and message.get("role", "assistant") not in roles:
             continue
         content = message.get("content") or ""
         if isinstance(content, str):

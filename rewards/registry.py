@@ -13,7 +13,6 @@ reward function: this is how TRL's shaping rewards (`get_soft_overlong_punishmen
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 import inspect
@@ -23,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, TypeVar
+
+from rewards.user_values import BadValue, coerce, did_you_mean
 
 ENTRY_POINT_GROUP = "rl_reasoner.rewards"
 TRL_EXTRAS = frozenset({"completions", "prompts", "completion_ids", "trainer_state", "log_extra", "log_metric"})
@@ -122,7 +123,7 @@ def build(spec: str | Mapping[str, Any] | Any) -> BoundReward:
     """
     name, params = _read_spec(spec)
     entry = _entry(name)
-    _check_params(entry, params)
+    params = _check_params(entry, params)
     if entry.factory:
         try:
             function = entry.function(**params)
@@ -209,10 +210,8 @@ def _entry(name: str) -> RewardEntry:
         if name in _PLUGIN_ERRORS:
             raise RuntimeError(f"the plugin that provides reward {name!r} failed to load") from _PLUGIN_ERRORS[name]
         names = sorted(_REGISTRY)
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
     raise UnknownRewardError(
-        f"unknown reward {name!r}.{hint} Available: {', '.join(names)}; "
+        f"unknown reward {name!r}.{did_you_mean(name, names)} Available: {', '.join(names)}; "
         "or give an import path 'package.module:function'."
     )
 
@@ -235,55 +234,48 @@ def _import_path(path: str) -> Callable:
     return function
 
 
-def _check_params(entry: RewardEntry, params: dict[str, Any]) -> None:
-    """Unknown names, missing factory arguments and values of the wrong type fail at build time."""
+def _check_params(entry: RewardEntry, params: dict[str, Any]) -> dict[str, Any]:
+    """`params` checked: unknown names, missing factory arguments and values of the wrong type fail at build
+    time; an int given for a float param comes back a float."""
     try:
         signature = inspect.signature(entry.function)
     except (TypeError, ValueError):  # a builtin or C callable: nothing to check
-        return
+        return params
     settable = {
         name: parameter
         for name, parameter in signature.parameters.items()
         if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
         and (entry.factory or name not in TRL_EXTRAS)
     }
+    checked = {}
     for name, value in params.items():
         if name not in settable:
-            close = difflib.get_close_matches(name, list(settable), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ValueError(
-                f"reward {entry.name!r} has no parameter {name!r}.{hint} "
+                f"reward {entry.name!r} has no parameter {name!r}.{did_you_mean(name, settable)} "
                 f"Its parameters: {', '.join(settable) or '(none)'}"
             )
-        _check_type(entry.name, name, value, settable[name].default)
+        checked[name] = _check_type(entry.name, name, value, settable[name].default)
     if entry.factory:
         missing = [
             name for name, parameter in settable.items() if parameter.default is parameter.empty and name not in params
         ]
         if missing:
             raise ValueError(f"reward {entry.name!r} needs the parameter(s) {', '.join(missing)} in its params")
+    return checked
 
 
-def _check_type(reward: str, name: str, value: Any, default: Any) -> None:
-    """The type of a param must match the type of its default (ints are fine where floats are expected)."""
-    if default is inspect.Parameter.empty or default is None:
-        return
-    expected: tuple[type, ...]
-    if isinstance(default, bool):
-        expected = (bool,)
-    elif isinstance(default, int):
-        expected = (int,)
-    elif isinstance(default, float):
-        expected = (int, float)
-    elif isinstance(default, str):
-        expected = (str,)
-    else:
-        return
-    if not isinstance(value, expected) or (isinstance(value, bool) and not isinstance(default, bool)):
+def _check_type(reward: str, name: str, value: Any, default: Any) -> Any:
+    """`value` as the type of the param's default asks (`rewards.user_values.coerce`: an int where a float is
+    expected becomes one, a bool is not an int); a param without a plain default is taken as it is."""
+    if default is inspect.Parameter.empty or default is None or type(default) not in (bool, int, float, str):
+        return value
+    try:
+        return coerce(value, type(default))
+    except BadValue:
         raise ValueError(
             f"reward {reward!r}: parameter {name!r} must be {type(default).__name__}, "
             f"got {type(value).__name__} {value!r}"
-        )
+        ) from None
 
 
 def _load_builtins() -> None:

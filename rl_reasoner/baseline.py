@@ -157,7 +157,7 @@ def sample_rows(model, job, rows: list[dict], *, samples: int, temperature: floa
         answers = generate(model, job.tokenizer, [row["prompt"] for row in batch], max_new_tokens=job.max_new_tokens,
                            do_sample=True, temperature=temperature, num_return_sequences=samples, batch_size=per_batch)
         paired = [row for row in batch for _ in range(samples)]
-        for row, answer, value in zip(paired, answers, score(job.accuracy_fn, [a.text for a in answers], paired)):
+        for row, answer, value in zip(paired, answers, score(job.accuracy_reward, [a.text for a in answers], paired)):
             ops = chain_steps.row_operands(row)
             records.append({
                 "stratum": stratum, "prompt_id": row["id"], "question": row["question"], "answer": row.get("answer"),
@@ -199,8 +199,8 @@ def run_baseline(config: JobConfig, *, samples: int = 8, prompts: int = 16, temp
                  "task_params": config.task.params, "template": config.task.template, "chat": config.task.chat,
                  "prompt_example": next(iter(groups.values()))[0]["prompt"], "samples": samples,
                  "prompts_per_stratum": prompts, "temperature": temperature, "max_new_tokens": job.max_new_tokens,
-                 "reward": job.accuracy_name, "seed": config.run.seed, "seconds": round(time.time() - started, 1),
-                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+                 "reward": job.accuracy_reward_name, "seed": config.run.seed,
+                 "seconds": round(time.time() - started, 1), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
         "strata": strata,
         "completions": records,
     }

@@ -32,6 +32,8 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from rewards.extract import completion_text
+
 PREFIX = "behaviour/"
 """Prefix of every metric name returned by :func:`batch_metrics`."""
 
@@ -254,17 +256,6 @@ def language_mixing(text: str, prompt: str | None = None) -> float:
     return 0.0 if letters == 0 else 1.0 - counts.get(reference, 0) / letters
 
 
-def completion_text(completion: str | Sequence[Mapping[str, Any]]) -> str:
-    """The text of a completion or prompt given as a string or as TRL chat messages.
-
-    >>> completion_text([{"role": "assistant", "content": "4"}])
-    '4'
-    """
-    if isinstance(completion, str):
-        return completion
-    return "\n".join(str(message.get("content") or "") for message in completion)
-
-
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -304,7 +295,7 @@ def batch_metrics(
         return {}
 
     texts = [completion_text(completion) for completion in completions]
-    prompt_texts = [completion_text(prompt) for prompt in prompts] if prompts is not None else [None] * size
+    prompt_texts = [completion_text(p, roles=None) for p in prompts] if prompts is not None else [None] * size
     counts: dict[str, list[int]] = {category: [] for category in (DEFAULT_MARKERS if markers is None else markers)}
     repetition = []
     for text in texts:

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
+from rewards.extract import completion_text
 from rl_reasoner import behaviour, chain_steps, strata
 from rl_reasoner.change import format_changes, paired_changes
 from rl_reasoner.correct import verdict
@@ -88,11 +89,11 @@ class BehaviourCallback(TrainerCallback):
             return
         trainer = self.trainer
         step = state.global_step
-        texts = [_text(c) for c in trainer._logs["completion"]]
-        prompts = [_text(p) for p in trainer._logs["prompt"]]
+        texts = [completion_text(c) for c in trainer._logs["completion"]]
+        prompts = [completion_text(p, roles=None) for p in trainer._logs["prompt"]]
         rewards = {name: list(values) for name, values in trainer._logs["rewards"].items()}
-        correct = _flags(rewards.get(self.job.accuracy_name), len(texts))
-        formatted = _flags(rewards.get(self.job.format_name), len(texts))
+        correct = _flags(rewards.get(self.job.accuracy_reward_name), len(texts))
+        formatted = _flags(rewards.get(self.job.format_reward_name), len(texts))
         lengths = trainer.last_completion_lengths[-len(texts):] if texts else []
         truncated = trainer.last_truncated[-len(texts):] if texts else []
         if len(lengths) != len(texts):  # fall back to re-tokenising when the lengths are not aligned
@@ -103,7 +104,7 @@ class BehaviourCallback(TrainerCallback):
                                                 formatted=formatted, prompts=prompts, markers=self.markers))
             logs.update(chain_steps.batch_metrics(  # running totals of chained sums; {} for other tasks
                 texts, [chain_steps.row_operands(self.rows_by_prompt.get(p, {})) for p in prompts]))
-            if self.job.accuracy_name in rewards:  # never folded into right or wrong: counted on its own
+            if self.job.accuracy_reward_name in rewards:  # never folded into right or wrong: counted on its own
                 logs["behaviour/undecided_rate"] = sum(c is None for c in correct) / len(correct)
         self.run.append("metrics", [{"step": step, "time": round(time.time() - self.started, 3), **logs}])
         self.write_samples(step, prompts, texts, rewards, lengths, truncated, correct)
@@ -151,7 +152,7 @@ class BehaviourCallback(TrainerCallback):
                 "step": step, "prompt_id": row["id"], "prompt": row["prompt"], "completion": gen.text,
                 "answer": row.get("answer"), "rewards": rewards, "reasons": {},
                 "flags": behaviour.marker_flags(gen.text, self.markers), "num_tokens": gen.num_tokens,
-                "truncated": gen.truncated, "correct": verdict(rewards.get(job.accuracy_name)), "probe": True,
+                "truncated": gen.truncated, "correct": verdict(rewards.get(job.accuracy_reward_name)), "probe": True,
             })
         records = self._gather(records[:len(records) - pad])
         if self._is_main():
@@ -166,8 +167,9 @@ class BehaviourCallback(TrainerCallback):
         t0 = time.time()
         shard, pad = self._shard(rows)
         with self.generator() as generate_fn:
-            records = score_examples(generate_fn, shard, accuracy_fn=job.accuracy_fn, format_fn=job.format_fn,
-                                     k=cfg.k, samples=cfg.samples, temperature=cfg.temperature, step=step)
+            records = score_examples(generate_fn, shard, accuracy_reward=job.accuracy_reward,
+                                     format_reward=job.format_reward, k=cfg.k, samples=cfg.samples,
+                                     temperature=cfg.temperature, step=step)
         records = self._gather(records[:len(records) - pad])
         self.last_eval_step = step
         if not self._is_main():
@@ -276,10 +278,10 @@ class BehaviourCallback(TrainerCallback):
 class SummaryProgress(ProgressCallback):
     """TRL's progress bar, with one readable line per logged step instead of the raw log dict."""
 
-    def __init__(self, accuracy_name: str | None, format_name: str | None):
+    def __init__(self, accuracy_reward_name: str | None, format_reward_name: str | None):
         super().__init__()
-        self.accuracy_key = f"rewards/{accuracy_name}/mean"
-        self.format_key = f"rewards/{format_name}/mean"
+        self.accuracy_key = f"rewards/{accuracy_reward_name}/mean"
+        self.format_key = f"rewards/{format_reward_name}/mean"
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or self.training_bar is None or not logs or "reward" not in logs:
@@ -295,12 +297,6 @@ class SummaryProgress(ProgressCallback):
         if logs.get("behaviour/reflection_rate") is not None:
             parts.append(f"reflection {logs['behaviour/reflection_rate']:.2f}")
         self.training_bar.write(" | ".join(parts))
-
-
-def _text(completion) -> str:
-    if isinstance(completion, list):  # chat messages
-        return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
-    return str(completion)
 
 
 def _flags(values, n: int) -> list[bool | None]:

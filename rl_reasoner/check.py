@@ -34,7 +34,7 @@ def check_job(config) -> str:
         f"task:     {config.task.name}: {len(job.train_rows)} train / {len(job.eval_rows)} held-out rows after "
         f"filtering" + (f" (left out: {job.dropped})" if job.dropped else ""),
         f"template: {config.task.template or 'task default'}",
-        f"rewards:  {rewards}  (accuracy: {job.accuracy_name}; format: {job.format_name or '-'})",
+        f"rewards:  {rewards}  (accuracy: {job.accuracy_reward_name}; format: {job.format_reward_name or '-'})",
         f"steps:    {config.run.steps} optimiser steps x {completions} completions ({prompts} prompts x "
         f"{args.num_generations}) = {config.run.steps * completions} completions, {epochs:.2f} epochs of the "
         f"training rows",

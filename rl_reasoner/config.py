@@ -13,14 +13,14 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from rewards.user_values import BadValue, coerce, did_you_mean, read_value
 
 
 class ConfigError(ValueError):
@@ -234,7 +234,10 @@ def apply_override(raw: dict, item: str, where: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, (dict, list)):
             raise ConfigError(f"{where}: --set {key}: {part!r} is not a section")
-    parsed = yaml.safe_load(value) if value.strip() else None
+    try:
+        parsed = read_value(value)
+    except ValueError as error:
+        raise ConfigError(f"{where}: --set {key}: {error}") from None
     if isinstance(node, list):
         node[_list_index(parts[-1], node, where, key)] = parsed
     else:
@@ -245,11 +248,6 @@ def _list_index(part: str, node: list, where: str, key: str) -> int:
     if not part.isdigit() or int(part) >= len(node):
         raise ConfigError(f"{where}: --set {key}: {part!r} is not an index of a list of {len(node)}")
     return int(part)
-
-
-def suggest(name: str, choices) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _build(cls, raw: Any, where: str, prefix: str):
@@ -263,7 +261,7 @@ def _build(cls, raw: Any, where: str, prefix: str):
     for key, value in raw.items():
         if key not in fields:
             raise ConfigError(
-                f"{where}: {prefix}{key}: unknown key{suggest(str(key), fields)}; valid keys: {', '.join(fields)}"
+                f"{where}: {prefix}{key}: unknown key.{did_you_mean(key, fields)} Valid keys: {', '.join(fields)}"
             )
         kwargs[key] = _coerce(hints[key], value, where, f"{prefix}{key}")
     for name, f in fields.items():
@@ -273,45 +271,11 @@ def _build(cls, raw: Any, where: str, prefix: str):
 
 
 def _coerce(tp, value, where: str, key: str):
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(arg, value, where, key)
-            except ConfigError as e:
-                errors.append(e)
-        raise errors[0]
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where, key + ".")
-    if origin is list:
-        (item_tp,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: {key}: expected a list, got {value!r}")
-        return [_coerce(item_tp, v, where, f"{key}[{i}]") for i, v in enumerate(value)]
-    if tp is Any:
-        return value
-    if tp is dict:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: {key}: expected a mapping, got {value!r}")
-        return value
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if tp is float and isinstance(value, str):  # YAML 1.1 reads "1e-5" as a string
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    if tp is int and isinstance(value, bool) or not isinstance(value, tp):
-        raise ConfigError(f"{where}: {key}: expected {tp.__name__}, got {value!r}")
-    return value
+    """`value` as the field's annotation asks (`rewards.user_values.coerce`); a section is built by `_build`."""
+    try:
+        return coerce(value, tp, key, build=lambda cls, raw, path: _build(cls, raw, where, path + "."))
+    except BadValue as error:
+        raise ConfigError(f"{where}: {error.path}: {error}") from None
 
 
 def _check_grpo(grpo: dict, where: str) -> None:
@@ -323,21 +287,14 @@ def _check_grpo(grpo: dict, where: str) -> None:
         if key in OWNED_BY_JOB:
             raise ConfigError(f"{where}: grpo.{key}: set by the job; use {OWNED_BY_JOB[key]} instead")
         if key not in fields:
-            raise ConfigError(f"{where}: grpo.{key}: not a trl.GRPOConfig field{suggest(key, fields)}")
+            raise ConfigError(f"{where}: grpo.{key}: not a trl.GRPOConfig field.{did_you_mean(key, fields)}")
         expected = _grpo_scalar_type(fields[key].type)
         if expected is None or value is None:
             continue
-        if expected is float and isinstance(value, str):
-            try:
-                grpo[key] = float(value)
-                continue
-            except ValueError:
-                pass
-        ok = isinstance(value, expected) and not (expected in (int, float) and isinstance(value, bool))
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            ok = True
-        if not ok:
-            raise ConfigError(f"{where}: grpo.{key}: expected {expected.__name__}, got {value!r}")
+        try:
+            grpo[key] = coerce(value, expected)
+        except BadValue as error:
+            raise ConfigError(f"{where}: grpo.{key}: {error}") from None
 
 
 def _grpo_scalar_type(annotation) -> type | None:

@@ -81,7 +81,7 @@ def estimate_difficulty(config: JobConfig) -> Path:
         batch = rows[start:start + per_batch]
         answers = generate(model, job.tokenizer, [row["prompt"] for row in batch], max_new_tokens=job.max_new_tokens,
                            do_sample=True, temperature=temperature, num_return_sequences=k, batch_size=per_batch)
-        scores = score(job.accuracy_fn, [a.text for a in answers], [row for row in batch for _ in range(k)])
+        scores = score(job.accuracy_reward, [a.text for a in answers], [row for row in batch for _ in range(k)])
         for i, row in enumerate(batch):
             counts = tally(scores[i * k:(i + 1) * k])
             undecided["answers"] += counts.undecided
@@ -95,7 +95,8 @@ def estimate_difficulty(config: JobConfig) -> Path:
     write_pass_rates(path, rates, {
         "model": config.model.name, "task": config.task.name, "task_params": config.task.params,
         "seed": config.run.seed, "samples": k, "temperature": temperature, "max_new_tokens": job.max_new_tokens,
-        "reward": job.accuracy_name, "prompts": len(rows), "undecided": undecided, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "reward": job.accuracy_reward_name, "prompts": len(rows), "undecided": undecided,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     })
     group_size = int(config.grpo.get("num_generations", 8))
     summary = summarize(list(rates.values()), group_size) if rates else None

@@ -185,7 +185,7 @@ def verdicts(reward_fn, texts: list[str], rows: list[dict], ids: list[list[int]]
     return [verdict(s) for s in score(reward_fn, texts, rows, ids)]
 
 
-def score_examples(generate_fn, rows: list[dict], *, accuracy_fn, format_fn=None, k: int = 0, samples: int = 0,
+def score_examples(generate_fn, rows: list[dict], *, accuracy_reward, format_reward=None, k: int = 0, samples: int = 0,
                    temperature: float = 1.0, step: int = 0) -> list[dict]:
     """Generate and score every held-out row; one record per row (what ``eval_samples.jsonl`` holds and what
     :func:`summarize` turns into metrics, so that processes can each score a share and gather the records).
@@ -200,9 +200,9 @@ def score_examples(generate_fn, rows: list[dict], *, accuracy_fn, format_fn=None
     prompts = [row["prompt"] for row in rows]
     greedy = generate_fn(prompts, do_sample=False, temperature=temperature, num_return_sequences=1)
     texts, ids = [g.text for g in greedy], [g.ids for g in greedy]
-    correct = verdicts(accuracy_fn, texts, rows, ids)
-    formatted = verdicts(format_fn, texts, rows, ids) if format_fn else [None] * len(rows)
-    lenient_fn = getattr(accuracy_fn, "lenient_scores", None)
+    correct = verdicts(accuracy_reward, texts, rows, ids)
+    formatted = verdicts(format_reward, texts, rows, ids) if format_reward else [None] * len(rows)
+    lenient_fn = getattr(accuracy_reward, "lenient_scores", None)
     lenient = [verdict(s) for s in score(lenient_fn, texts, rows)] if lenient_fn else [None] * len(rows)
     records = [{"step": step, "prompt_id": row["id"], "question": row.get("question"), "answer": row.get("answer"),
                 "completion": g.text, "correct": ok, "formatted": form, "lenient": easy,
@@ -213,8 +213,8 @@ def score_examples(generate_fn, rows: list[dict], *, accuracy_fn, format_fn=None
         sampled = generate_fn(prompts, do_sample=True, temperature=temperature, num_return_sequences=n)
         sampled_rows = [row for row in rows for _ in range(n)]
         sampled_texts = [g.text for g in sampled]
-        ok = verdicts(accuracy_fn, sampled_texts, sampled_rows, [g.ids for g in sampled])
-        answers = [canonical_answer_of(accuracy_fn, t, **row) for t, row in zip(sampled_texts, sampled_rows)]
+        ok = verdicts(accuracy_reward, sampled_texts, sampled_rows, [g.ids for g in sampled])
+        answers = [canonical_answer_of(accuracy_reward, t, **row) for t, row in zip(sampled_texts, sampled_rows)]
         for i, record in enumerate(records):
             group = slice(i * n, (i + 1) * n)
             counts = tally(1.0 if v else (None if v is None else 0.0) for v in ok[group])
@@ -260,10 +260,10 @@ def summarize(records: list[dict], *, k: int = 0) -> dict[str, dict]:
     return out
 
 
-def evaluate(model, tokenizer, rows: list[dict], *, accuracy_fn, format_fn=None, max_new_tokens: int,
-             k: int = 0, samples: int = 0, temperature: float = 1.0, batch_size: int = 64, markers=None,
-             step: int = 0) -> tuple[dict[str, float], list[dict]]:
-    """Score a model on held-out rows (each with a rendered ``prompt``) in this process.
+def evaluate_model(model, tokenizer, rows: list[dict], *, accuracy_reward, format_reward=None, max_new_tokens: int,
+                   k: int = 0, samples: int = 0, temperature: float = 1.0, batch_size: int = 64, markers=None,
+                   step: int = 0) -> tuple[dict[str, float], list[dict]]:
+    """Generate with a model (HF, in this process) on held-out rows (each with a rendered ``prompt``) and score it.
 
     Returns (metrics, per-example records); ``metrics`` maps a name to its value, and ``metrics["intervals"]``
     is not there: the intervals are in :func:`summarize`'s output, which :func:`metric_records` writes."""
@@ -273,8 +273,8 @@ def evaluate(model, tokenizer, rows: list[dict], *, accuracy_fn, format_fn=None,
         return generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, do_sample=do_sample,
                         temperature=temperature, num_return_sequences=num_return_sequences, batch_size=per_batch)
 
-    records = score_examples(generate_fn, rows, accuracy_fn=accuracy_fn, format_fn=format_fn, k=k, samples=samples,
-                             temperature=temperature, step=step)
+    records = score_examples(generate_fn, rows, accuracy_reward=accuracy_reward, format_reward=format_reward, k=k,
+                             samples=samples, temperature=temperature, step=step)
     summary = summarize(records, k=k)
     return {**{name: m["value"] for name, m in summary.items()},
             **behaviour_of(records, rows, markers)}, records
@@ -360,7 +360,8 @@ def run_eval(target: Path, checkpoint: str | None = None, overrides: list[str] |
     model = load_model(model_path, config.model)
     rows = job.eval_rows[: config.eval.num_examples or None]
     print(f"[rl-reasoner] evaluating {model_path} on {len(rows)} held-out {config.task.name} examples", flush=True)
-    metrics, records = evaluate(model, job.tokenizer, rows, accuracy_fn=job.accuracy_fn, format_fn=job.format_fn,
+    metrics, records = evaluate_model(model, job.tokenizer, rows, accuracy_reward=job.accuracy_reward,
+                                      format_reward=job.format_reward,
                                 max_new_tokens=job.max_new_tokens, k=config.eval.k, samples=config.eval.samples,
                                 temperature=config.eval.temperature, batch_size=config.eval.batch_size, step=step)
     from rl_reasoner.strata import eval_metrics as stratum_metrics
@@ -389,8 +390,10 @@ def _step_of(model_path: Path, run) -> int:
     """The training step a model was saved at (checkpoint-N → N; a run's final model → its last step)."""
     import json
 
-    if model_path.name.startswith("checkpoint-") and model_path.name.split("-")[1].isdigit():
-        return int(model_path.name.split("-")[1])
+    from rl_reasoner.resume import CHECKPOINT_NAME
+
+    if match := CHECKPOINT_NAME.fullmatch(model_path.name):
+        return int(match.group(1))
     state = model_path / "trainer_state.json"
     if state.is_file():
         return json.loads(state.read_text()).get("global_step", 0)

@@ -29,20 +29,22 @@ class Job:
     eval_rows: list[dict]
     reward_specs: list[RewardSpec]
     reward_funcs: list
-    accuracy_fn: object
-    """The reward whose 1.0 means "correct" (``run.accuracy_reward``, default the first)."""
-    format_fn: object | None
-    """The reward whose 1.0 means "well formatted" (``run.format_reward``), if configured."""
+    accuracy_reward: object
+    """The accuracy reward: the one whose 1.0 means "correct" (named by ``run.accuracy_reward``, default the first)."""
+    format_reward: object | None
+    """The format reward: the one whose 1.0 means "well formatted" (named by ``run.format_reward``), if configured."""
     dropped: dict
     """Task rows left out because their gold cannot be verified, counted by reason."""
 
     @property
-    def accuracy_name(self) -> str:
-        return self.accuracy_fn.__name__
+    def accuracy_reward_name(self) -> str:
+        """The accuracy reward's name in metrics (``rewards/<name>/mean``) and records."""
+        return self.accuracy_reward.__name__
 
     @property
-    def format_name(self) -> str | None:
-        return self.format_fn.__name__ if self.format_fn else None
+    def format_reward_name(self) -> str | None:
+        """The format reward's name in metrics and records (None without one)."""
+        return self.format_reward.__name__ if self.format_reward else None
 
     @property
     def max_new_tokens(self) -> int:
@@ -69,8 +71,8 @@ def prepare(config: JobConfig) -> Job:
             fn.__name__ = fn.__qualname__ = reward_spec.label
         reward_funcs.append(fn)
     by_name = {spec.key: fn for spec, fn in zip(reward_specs, reward_funcs)}
-    accuracy_fn = by_name.get(config.run.accuracy_reward, reward_funcs[0])
-    format_fn = by_name.get(config.run.format_reward)
+    accuracy_reward = by_name.get(config.run.accuracy_reward, reward_funcs[0])
+    format_reward = by_name.get(config.run.format_reward)
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model)
     try:
@@ -82,7 +84,7 @@ def prepare(config: JobConfig) -> Job:
         return {**row, "prompt": render(template, row["question"], tokenizer, chat=config.task.chat)}
 
     return Job(config, model_path, tokenizer, [with_prompt(r) for r in data.train], [with_prompt(r) for r in data.eval],
-               reward_specs, reward_funcs, accuracy_fn, format_fn,
+               reward_specs, reward_funcs, accuracy_reward, format_reward,
                dict(data.dropped))
 
 

@@ -15,6 +15,7 @@ import importlib.util
 import os
 from pathlib import Path
 
+from rewards.user_values import did_you_mean
 from rl_reasoner.config import ConfigError
 
 TRACKERS = {
@@ -66,16 +67,15 @@ def check_trackers(config) -> None:
     >>> check_trackers(JobConfig(grpo={"report_to": "none"}))
     >>> check_trackers(JobConfig(grpo={"report_to": "tensorbord"}, source="job.yaml"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    rl_reasoner.config.ConfigError: job.yaml: grpo.report_to: unknown tracker 'tensorbord' (did you mean 'tensorboard'?); known: trackio, tensorboard, wandb, ..., all, none
+    rl_reasoner.config.ConfigError: job.yaml: grpo.report_to: unknown tracker 'tensorbord'. Did you mean 'tensorboard'? Known: trackio, tensorboard, wandb, ..., all, none
     """
-    from rl_reasoner.config import suggest
-
     for name in report_to(config):
         if name == "all":
             continue
         if name not in TRACKERS:
-            raise ConfigError(f"{config.source}: grpo.report_to: unknown tracker {name!r}{suggest(str(name), TRACKERS)}; "
-                              f"known: {', '.join(TRACKERS)}, all, none")
+            raise ConfigError(f"{config.source}: grpo.report_to: unknown tracker {name!r}."
+                              f"{did_you_mean(name, TRACKERS)} "
+                              f"Known: {', '.join(TRACKERS)}, all, none")
         modules, extra = TRACKERS[name]
         if not any(importlib.util.find_spec(m) is not None for m in modules):
             how = f"pip install 'rl-reasoner[{extra}]'" if extra else f"pip install {modules[0]}"

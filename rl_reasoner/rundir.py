@@ -12,7 +12,6 @@ import json
 import math
 import os
 import platform
-import re
 import sys
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -111,11 +110,6 @@ class RunDir:
     def read(self, name: str) -> list[dict]:
         return list(read_jsonl(self.file(name)))
 
-    def last_checkpoint(self) -> Path | None:
-        found = [(int(m.group(1)), p) for p in self.checkpoints.glob("checkpoint-*")
-                 if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and (p / "trainer_state.json").is_file()]
-        return max(found)[1] if found else None
-
     def rewind(self, step: int) -> None:
         """Keep only whole records with ``step <= step`` in every JSONL file (atomic rewrite)."""
         for name in JSONL_FILES:
@@ -128,20 +122,36 @@ class RunDir:
             os.replace(tmp, path)
 
 
-def read_jsonl(path: str | Path, skipped: list | None = None) -> Iterator[dict]:
-    """Yield the records of a JSONL file, skipping every line that is not a whole JSON object.
+class BadLine(ValueError):
+    """A line of a JSONL file read with ``strict=True`` that is not JSON; ``number`` counts from 1."""
+
+    def __init__(self, number: int, reason: str):
+        super().__init__(f"line {number}: {reason}")
+        self.number, self.reason = number, reason
+
+
+def read_jsonl(path: str | Path, skipped: list | None = None, *, strict: bool = False) -> Iterator:
+    """Yield the records of a JSONL file: the one JSONL reader (run records, task data files, benches).
 
     A job killed mid-write leaves a torn last line, possibly cut inside a multi-byte UTF-8 character; a disk
     fault can leave binary garbage. Such lines are skipped, never fatal: a one-line warning on stderr names the
-    file and how many were skipped, and their line numbers are appended to ``skipped`` when it is given.
+    file and how many were skipped, and their line numbers are appended to ``skipped`` when it is given. Only
+    JSON objects are records; a missing file has none.
+
+    ``strict=True`` reads data a person wrote (a task's data file), where losing a line silently would be wrong:
+    a line that is not UTF-8 JSON raises :class:`BadLine` naming it, and every value is yielded as it is, for the
+    caller to check. Blank lines are skipped either way.
 
     >>> import tempfile; f = Path(tempfile.mkdtemp()) / "m.jsonl"
     >>> _ = f.write_bytes(b'{"step": 1}\\n\\xff\\xfe\\n{"step": 2, "text": "\\xc3')   # garbage, then a torn "é"
     >>> lost = []; [r["step"] for r in read_jsonl(f, lost)], lost
     ([1], [2, 3])
+    >>> list(read_jsonl(f, strict=True))
+    Traceback (most recent call last):
+    rl_reasoner.rundir.BadLine: line 2: not UTF-8 text (invalid start byte at byte 0 of the line)
     """
     path = Path(path)
-    if not path.exists():
+    if not strict and not path.exists():
         return
     lost = [] if skipped is None else skipped
     before = len(lost)
@@ -151,10 +161,18 @@ def read_jsonl(path: str | Path, skipped: list | None = None) -> Iterator[dict]:
                 continue
             try:
                 record = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
+            except UnicodeDecodeError as error:
+                if strict:
+                    reason = f"not UTF-8 text ({error.reason} at byte {error.start} of the line)"
+                    raise BadLine(number, reason) from None
                 lost.append(number)
                 continue
-            if isinstance(record, dict):
+            except ValueError as error:
+                if strict:
+                    raise BadLine(number, getattr(error, "msg", str(error))) from None
+                lost.append(number)
+                continue
+            if strict or isinstance(record, dict):
                 yield record
             else:
                 lost.append(number)

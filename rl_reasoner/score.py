@@ -13,11 +13,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import yaml
+from rewards.user_values import read_value
 
 
 def parse_assignments(items: list[str], what: str) -> dict[str, Any]:
-    """`["a=1", "b=[1, 2]"]` → `{"a": 1, "b": [1, 2]}` (values read as YAML).
+    """`["a=1", "b=[1, 2]"]` → `{"a": 1, "b": [1, 2]}` (values read as YAML: `rewards.user_values.read_value`).
 
     >>> parse_assignments(["timeout=5", "numbers=[3, 5]", "strict=false"], "param")
     {'timeout': 5, 'numbers': [3, 5], 'strict': False}
@@ -27,7 +27,10 @@ def parse_assignments(items: list[str], what: str) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--{what} {item!r}: write it as KEY=VALUE, e.g. --{what} timeout=5")
-        values[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        try:
+            values[key.strip()] = read_value(raw)
+        except ValueError as error:
+            raise ValueError(f"--{what} {key.strip()}: {error}") from None
     return values
 
 

@@ -12,9 +12,10 @@ prefilled assistant turn (R1-Zero's "<think>") is only possible as a string prom
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass
 from typing import Any
+
+from rewards.user_values import did_you_mean
 
 R1_ZERO_INSTRUCTION = (
     "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. "
@@ -92,9 +93,8 @@ def get_template(spec: str | dict | Template) -> Template:
         return spec
     if isinstance(spec, str):
         if spec not in TEMPLATES:
-            close = difflib.get_close_matches(spec, list(TEMPLATES), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise TemplateError(f"unknown template {spec!r}.{hint} Built-in templates: {sorted(TEMPLATES)}.")
+            raise TemplateError(f"unknown template {spec!r}.{did_you_mean(spec, TEMPLATES)} "
+                                f"Built-in templates: {sorted(TEMPLATES)}.")
         return TEMPLATES[spec]
     if isinstance(spec, dict):
         fields = {f.name for f in dataclasses.fields(Template)}

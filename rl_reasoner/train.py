@@ -67,7 +67,7 @@ def _train(config: JobConfig, run: RunDir, resume: bool, callbacks: list | None)
     recorder = BehaviourCallback(run, job, trainer)
     trainer.callback_handler.callbacks.insert(0, recorder)  # before the reporters, so they see behaviour/*
     if trainer.pop_callback(ProgressCallback) is not None:
-        trainer.add_callback(SummaryProgress(job.accuracy_name, job.format_name))
+        trainer.add_callback(SummaryProgress(job.accuracy_reward_name, job.format_reward_name))
     trainer.add_callback(ResumeDataOrder())  # data order of later epochs on resume
     trainer.add_callback(PreemptionCallback())  # SIGTERM: checkpoint at the end of the step, then exit
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -79,7 +79,7 @@ def _train(config: JobConfig, run: RunDir, resume: bool, callbacks: list | None)
 
 def build_trainer(config: JobConfig, job: Job, *, model=None, args=None, callbacks: list | None = None):
     """The job's ``ReasonerTrainer``, built but not trained: the model from ``job.model_path`` (or ``model``), TRL's
-    arguments from the config (or ``args``), LoRA from ``model.lora``, the sampling options and the pass reward.
+    arguments from the config (or ``args``), LoRA from ``model.lora``, the sampling options and the accuracy reward.
     ``train()`` adds the run directory's recorders; benches and tests use it as is."""
     from datasets import Dataset
 
@@ -94,7 +94,7 @@ def build_trainer(config: JobConfig, job: Job, *, model=None, args=None, callbac
         peft_config=_peft_config(config),
         callbacks=callbacks,
         sampling=config.sampling,
-        pass_reward=job.accuracy_name,
+        accuracy_reward_name=job.accuracy_reward_name,
         shared_prompt=config.model.shared_prompt,
     )
     trainer.base_model_name = config.model.name  # for the checkpoints' model card

@@ -65,10 +65,11 @@ SAMPLING_STATE = "sampling_state.json"
 
 
 class ReasonerTrainer(GRPOTrainer):
-    def __init__(self, *args, sampling: SamplingConfig | None = None, pass_reward: str | None = None,
+    def __init__(self, *args, sampling: SamplingConfig | None = None, accuracy_reward_name: str | None = None,
                  shared_prompt: bool = True, **kwargs):
-        """TRL's arguments, plus ``sampling`` (the job's ``sampling`` section; ``None``: all off), ``pass_reward``
-        (the reward whose value 1.0 means "correct", for the pass rates; ``None``: the first reward) and
+        """TRL's arguments, plus ``sampling`` (the job's ``sampling`` section; ``None``: all off),
+        ``accuracy_reward_name`` (the name of the accuracy reward, whose 1.0 means "correct", for the pass rates;
+        ``None``: the first reward) and
         ``shared_prompt`` (run each prompt once per group in the training pass and the generation prefill, where
         exact: :mod:`rl_reasoner.shared_prefix`)."""
         super().__init__(*args, **kwargs)
@@ -104,9 +105,9 @@ class ReasonerTrainer(GRPOTrainer):
         """Source of the prompts of extra rounds and of curriculum draws; ``None`` when both are off."""
         self._last_rewards: torch.Tensor | None = None
         if self.sampling.dynamic or self.sampling.curriculum:
-            self._init_sampling(pass_reward)
+            self._init_sampling(accuracy_reward_name)
 
-    def _init_sampling(self, pass_reward: str | None) -> None:
+    def _init_sampling(self, accuracy_reward_name: str | None) -> None:
         dataset = self.train_dataset
         if dataset is None or not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise ValueError("sampling.dynamic and sampling.curriculum need a map-style train dataset (with len and "
@@ -118,10 +119,10 @@ class ReasonerTrainer(GRPOTrainer):
                 f"per_device_train_batch_size x steps_per_generation ({local_batch}) must be a multiple of "
                 f"num_generations ({self.num_generations})")
         names = list(self.reward_func_names)
-        pass_reward = pass_reward or names[0]
-        if pass_reward not in names:
-            raise ValueError(f"pass reward {pass_reward!r} is not among the rewards {names}")
-        self._pass_index = names.index(pass_reward)
+        accuracy_reward_name = accuracy_reward_name or names[0]
+        if accuracy_reward_name not in names:
+            raise ValueError(f"accuracy reward {accuracy_reward_name!r} is not among the rewards {names}")
+        self._accuracy_index = names.index(accuracy_reward_name)
         if "id" in (getattr(dataset, "column_names", None) or ()):
             keys = [str(i) for i in dataset["id"]]  # one column read instead of a pass over the rows
         else:
@@ -197,7 +198,7 @@ class ReasonerTrainer(GRPOTrainer):
         size = self.num_generations
         rewards = self._last_rewards
         keys = gather_object([prompt_key(row) for row in inputs[::size]])
-        passing = rewards[:, self._pass_index]
+        passing = rewards[:, self._accuracy_index]
         for g, key in enumerate(keys):
             counts = tally(passing[g * size:(g + 1) * size].tolist())  # undecided (NaN) answers are left out
             self.pass_rates.update(key, passed=counts.correct, scored=counts.decided)

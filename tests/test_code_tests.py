@@ -124,10 +124,15 @@ def test_hacks_score_zero_with_their_reason():
         fenced("import sys\nprint('PASSED')\nsys.exit(0)\n"),
         fenced("def add(a, b):\n    while True:\n        pass\n"),
     ]
-    reasons = Reasons()
-    scores = code_tests(completions, tests=[ADD_TESTS] * 3, entry_point=["add"] * 3, timeout=1.0, log_extra=reasons)
+    # The loop is given 1 s and must time out; the others a limit no load reaches (they end in well under a second
+    # on a quiet machine), so their verdict never turns into "timeout" when the machine is busy.
+    reasons, loop_reasons = Reasons(), Reasons()
+    scores = code_tests(completions[:2], tests=[ADD_TESTS] * 2, entry_point=["add"] * 2, timeout=60.0,
+                        log_extra=reasons)
+    scores += code_tests(completions[2:], tests=[ADD_TESTS], entry_point=["add"], timeout=1.0, log_extra=loop_reasons)
     assert scores == [0.0, 0.0, 0.0]
-    assert reasons.logged["reason/code_tests"] == ["failed", "exited", "timeout"]
+    assert reasons.logged["reason/code_tests"] + loop_reasons.logged["reason/code_tests"] == ["failed", "exited",
+                                                                                              "timeout"]
 
 
 # ---------------------------------------------------------------------------------- stdin/stdout cases

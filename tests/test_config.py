@@ -39,7 +39,8 @@ def test_unknown_key_names_file_key_and_suggestion(tmp_path):
 
 def test_unknown_grpo_field_suggests_the_nearest(tmp_path):
     path = write(tmp_path, "grpo:\n  learning_rat: 0.1\n")
-    with pytest.raises(ConfigError, match=r"grpo\.learning_rat: not a trl\.GRPOConfig field \(did you mean 'learning_rate'\?\)"):
+    with pytest.raises(ConfigError,
+                       match=r"grpo\.learning_rat: not a trl\.GRPOConfig field\. Did you mean 'learning_rate'\?"):
         load_config(path)
 
 

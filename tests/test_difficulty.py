@@ -72,7 +72,7 @@ def test_difficulty_pass_scores_every_training_prompt_and_a_trainer_starts_from_
     job = prepare(config)
     assert set(data["pass_rates"]) == {row["id"] for row in job.train_rows[:5]}
     assert all(rate in (0.0, 1 / 3, 2 / 3, 1.0) for rate in data["pass_rates"].values())
-    assert data["meta"]["samples"] == 3 and data["meta"]["reward"] == job.accuracy_name
+    assert data["meta"]["samples"] == 3 and data["meta"]["reward"] == job.accuracy_reward_name
 
     # a job with sampling.pass_rates starts its running pass rates from the file (3 answers each)
     data["pass_rates"][job.train_rows[0]["id"]] = 0.5  # make one rate recognisable

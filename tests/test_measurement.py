@@ -40,7 +40,7 @@ def test_scores_right_requiring_format_lenient_and_undecided_apart():
     accuracy = rewards.build({"name": "math_accuracy"})
     form = rewards.build({"name": "format_reward"})
     generate_fn, calls = scripted(greedy, {})
-    records = score_examples(generate_fn, rows, accuracy_fn=accuracy, format_fn=form)
+    records = score_examples(generate_fn, rows, accuracy_reward=accuracy, format_reward=form)
     assert [r["correct"] for r in records] == [True, False, False, None]
     assert [r["lenient"] for r in records] == [True, True, True, None]
     assert [r["formatted"] for r in records] == [True, False, False, True]
@@ -66,7 +66,7 @@ def test_pass_at_k_uses_4k_samples_and_maj_votes_on_the_canonical_answer():
     }
     generate_fn, calls = scripted({"pa": "x", "pb": "x"}, sampled)
     accuracy = rewards.build({"name": "math_accuracy"})
-    records = score_examples(generate_fn, rows, accuracy_fn=accuracy, k=2)
+    records = score_examples(generate_fn, rows, accuracy_reward=accuracy, k=2)
     assert calls == [(2, False, 1), (2, True, 8)]
     assert [r["samples"] for r in records] == [8, 8]
     assert [r["sampled_correct"] for r in records] == [2, 8]
@@ -82,7 +82,7 @@ def test_pass_at_k_uses_4k_samples_and_maj_votes_on_the_canonical_answer():
 def test_samples_setting_changes_n_and_pass_at_powers_of_two_up_to_k():
     rows = [{"id": "a", "prompt": "pa", "answer": "1"}]
     generate_fn, calls = scripted({"pa": "x"}, {"pa": ["<answer>1</answer>"] * 3 + ["<answer>2</answer>"] * 17})
-    records = score_examples(generate_fn, rows, accuracy_fn=rewards.build("math_accuracy"), k=16, samples=20)
+    records = score_examples(generate_fn, rows, accuracy_reward=rewards.build("math_accuracy"), k=16, samples=20)
     metrics = summarize(records, k=16)
     assert calls[-1] == (1, True, 20)
     assert {f"pass@{j}" for j in (1, 2, 4, 8, 16)} <= set(metrics)
@@ -155,8 +155,8 @@ def test_the_callback_evaluates_through_the_trainers_vllm_engine(tmp_path, monke
     config.behaviour.num_probes = 0
     rows = [{"id": str(i), "prompt": f"q{i}", "answer": "5", "question": f"q{i}"} for i in range(3)]
     job = SimpleNamespace(config=config, train_rows=[], eval_rows=rows, tokenizer=tokenizer,
-                          accuracy_fn=rewards.build("math_accuracy"), format_fn=None, reward_funcs=[],
-                          accuracy_name="math_accuracy", max_new_tokens=4)
+                          accuracy_reward=rewards.build("math_accuracy"), format_reward=None, reward_funcs=[],
+                          accuracy_reward_name="math_accuracy", max_new_tokens=4)
     accelerator = SimpleNamespace(process_index=0, num_processes=1, is_main_process=True)
     trainer = SimpleNamespace(use_vllm=True, vllm_generation=engine, state=SimpleNamespace(global_step=5),
                               _last_loaded_step=4, accelerator=accelerator, eos_token_ids=[0])

@@ -1,6 +1,5 @@
 import builtins
 import importlib
-import time
 
 import numpy as np
 import pytest
@@ -8,6 +7,7 @@ import pytest
 from rewards.countdown import check_countdown, countdown
 
 countdown_module = importlib.import_module("rewards.countdown")  # `rewards.countdown` is the reward function
+expression_module = importlib.import_module("rewards.expression")
 
 
 @pytest.mark.parametrize(
@@ -60,15 +60,15 @@ def test_code_injection_is_refused_and_never_evaluated(attack, monkeypatch):
 
     monkeypatch.setattr(builtins, "eval", forbidden)
     monkeypatch.setattr(builtins, "exec", forbidden)
-    start = time.process_time()
     assert check_countdown(attack, [24], 24) == "invalid_expression"
-    assert time.process_time() - start < 0.1
 
 
-def test_very_long_input_is_refused_quickly():
-    start = time.process_time()
+def test_very_long_input_is_refused_before_it_is_parsed(monkeypatch):
+    # "quickly" as work, not time: a megabyte of arithmetic is measured, never handed to the parser
+    parsed = []
+    monkeypatch.setattr(expression_module.ast, "parse", lambda *args, **kwargs: parsed.append(args))
     assert check_countdown("1+" * 500_000 + "1", [1], 1) == "too_long"
-    assert time.process_time() - start < 0.1
+    assert parsed == []
 
 
 def test_reward_reads_the_final_answer_block_and_logs_reasons():

@@ -31,6 +31,25 @@ def test_completion_text_rejects_other_types():
         completion_text(42)
 
 
+def test_completion_text_of_a_chat_prompt_keeps_every_role_when_asked():
+    prompt = [{"role": "system", "content": "Think first. "}, {"role": "user", "content": "2+2?"},
+              {"role": "assistant", "content": "<think>"}]
+    assert completion_text(prompt) == "<think>"
+    assert completion_text(prompt, roles=None) == "Think first. 2+2?<think>"
+    assert completion_text(prompt, roles=("user",)) == "2+2?"
+
+
+def test_behaviour_and_rewards_read_a_chat_completion_alike():
+    from rl_reasoner.behaviour import batch_metrics
+
+    tool_call = [{"role": "assistant", "content": "Wait, "}, {"role": "tool", "content": "wait wait"},
+                 {"role": "assistant", "content": "let me check."}]
+    assert completion_text(tool_call) == "Wait, let me check."
+    metrics = batch_metrics([tool_call], num_tokens=[5], truncated=[False], correct=[None], formatted=[None],
+                            markers={"reflection": ["wait"]})
+    assert metrics["behaviour/reflection_per_1k"] == 200.0  # one marker: the tool's words are not the model's
+
+
 def test_nested_boxed():
     assert last_boxed(r"\boxed{\frac{\sqrt{2}}{\left\{2\right\}}}") == r"\frac{\sqrt{2}}{\left\{2\right\}}"
     assert last_boxed(r"\boxed{a} then \boxed{\{1, \{2\}\}}") == r"\{1, \{2\}\}"

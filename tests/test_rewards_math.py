@@ -146,7 +146,7 @@ def test_a_hanging_answer_does_not_hold_up_the_rest_of_the_batch():
     math_reward.clear_cache()
     completions = ["<answer>9^{9^{9^{9}}}</answer>"] + [rf"\boxed{{\sin \frac{{{n}\pi}}{{{n + 1}}}}}" for n in range(1, 7)]
     answers = ["5"] + [rf"\sin \frac{{{2 * n}\pi}}{{{2 * n + 2}}}" for n in range(1, 7)]
-    scores, reasons = reasons_of(completions, answers, timeout=1.0)
+    scores, reasons = reasons_of(completions, answers, timeout=3.0)  # a wide deadline: the others end in ms, if quiet
     assert scores[0] is None and reasons[0] == "timeout"
     assert all(score in (1.0, None) for score in scores[1:])  # a loaded machine may time out, never mark wrong
     assert scores[1:].count(1.0) >= 1

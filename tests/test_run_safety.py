@@ -143,7 +143,7 @@ def test_a_tracker_that_is_not_installed_names_its_extra(tmp_path, tiny_model_di
     job = tiny_job(tmp_path, tiny_model_dir, grpo={"report_to": "trackio"})
     one_line_error(capsys, ["train", str(job)], "trackio is not installed. Fix: pip install 'rl-reasoner[trackio]'")
     assert not (tmp_path / "runs" / "job").exists()  # no stub run directory left behind
-    one_line_error(capsys, ["check", str(job), "--set", "grpo.report_to=tensorbord"], "did you mean 'tensorboard'")
+    one_line_error(capsys, ["check", str(job), "--set", "grpo.report_to=tensorbord"], "Did you mean 'tensorboard'")
 
 
 def test_report_out_on_an_unwritable_path(tmp_path, capsys):

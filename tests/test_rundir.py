@@ -23,14 +23,3 @@ def test_rewind_drops_steps_after_the_checkpoint_in_every_file(tmp_path):
     for name in ("metrics", "samples", "eval"):
         assert [r["step"] for r in read_jsonl(run.file(name))] == [0, 1, 2, 3]
     assert all(json.loads(line) for line in run.file("samples").read_text().splitlines())
-
-
-def test_last_checkpoint_ignores_incomplete_ones(tmp_path):
-    run = RunDir(tmp_path / "r").create()
-    assert run.last_checkpoint() is None
-    for step, complete in ((5, True), (10, True), (15, False)):
-        d = run.checkpoints / f"checkpoint-{step}"
-        d.mkdir()
-        if complete:
-            (d / "trainer_state.json").write_text("{}")
-    assert run.last_checkpoint().name == "checkpoint-10"

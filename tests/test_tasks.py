@@ -129,3 +129,17 @@ def test_available_lists_every_family_member():
     assert get("reasoning_gym:leg_counting").name == "reasoning_gym:leg_counting"
     with pytest.raises(TaskError, match=r"Known tasks: \[.*'reasoning_gym:<name>'\]"):
         get("nonsense")
+
+
+def test_arithmetic_gold_is_read_by_the_safe_evaluator_with_negative_operands_and_precedence():
+    data = get("arithmetic").load({"min_value": -9, "max_value": 9, "ops": "+-*", "num_terms": 3, "num_train": 50,
+                                   "num_eval": 20}, seed=1)
+    for row in data.train + data.eval:
+        a, op1, b, op2, c = row["question"].removeprefix("What is ").removesuffix("?").split()
+        a, b, c = int(a), int(b), int(c)
+        apply = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y}
+        expected = (apply[op1](a, apply[op2](b, c)) if op2 == "*" and op1 != "*"
+                    else apply[op2](apply[op1](a, b), c))
+        assert row["answer"] == str(expected), row
+    with pytest.raises(ValueError, match="Call is not allowed"):
+        arithmetic.value_of("__import__('os').getpid()")

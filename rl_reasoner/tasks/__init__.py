@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rl_reasoner.tasks.base import TaskData, TaskError, TaskSpec, suggest
+from rewards.user_values import did_you_mean
+from rl_reasoner.tasks.base import TaskData, TaskError, TaskSpec
 
 __all__ = ["TaskData", "TaskError", "TaskSpec", "available", "describe_all", "get", "register"]
 
@@ -57,7 +58,7 @@ def get(name: str) -> TaskSpec:
     if sep and prefix in _FAMILIES:
         return _FAMILIES[prefix][0](member)
     raise TaskError(
-        f"unknown task {name!r}.{suggest(name, list(_REGISTRY) + list(_FAMILIES))} Known tasks: {_summary()}."
+        f"unknown task {name!r}.{did_you_mean(name, list(_REGISTRY) + list(_FAMILIES))} Known tasks: {_summary()}."
     )
 
 

@@ -10,6 +10,7 @@ import itertools
 import random
 from dataclasses import dataclass
 
+from rewards.expression import exact_value, parse_arithmetic
 from rl_reasoner.tasks.base import format_reward_spec, TaskData, TaskError, TaskSpec, stable_id
 
 DIFFICULTY_PRESETS: dict[str, dict] = {
@@ -79,15 +80,17 @@ def expression(operands: tuple[int, ...], operators: tuple[str, ...]) -> str:
     return " ".join(parts)
 
 
-def evaluate(expr: str) -> int:
-    """The integer value of an expression made by `expression` (only digits, spaces and "+-*").
+def value_of(expr: str) -> int:
+    """The integer value of an expression made by `expression`, read by the project's one safe evaluator
+    (`rewards.expression`, as the countdown reward reads an equation; never `eval`).
 
-    >>> evaluate("7 + 5 * 2")
-    17
+    >>> value_of("7 + 5 * 2"), value_of("3 - -2 * 4")
+    (17, 11)
     """
-    if set(expr) - set("0123456789 +-*"):
-        raise ValueError(f"not an arithmetic expression: {expr!r}")
-    return int(eval(expr, {"__builtins__": {}}, {}))  # noqa: S307 - characters checked above
+    value = exact_value(parse_arithmetic(expr, negation=True))
+    if value.denominator != 1:
+        raise ValueError(f"not an integer expression: {expr!r}")
+    return int(value)
 
 
 def make_row(expr: str) -> dict:
@@ -97,7 +100,7 @@ def make_row(expr: str) -> dict:
     ('What is 7 + 5?', '12')
     """
     question = f"What is {expr}?"
-    return {"id": stable_id("arithmetic", question), "question": question, "answer": str(evaluate(expr))}
+    return {"id": stable_id("arithmetic", question), "question": question, "answer": str(value_of(expr))}
 
 
 def space_size(p: ArithmeticParams) -> int:
@@ -122,7 +125,7 @@ def _all_expressions(p: ArithmeticParams) -> list[str]:
 
 
 def _allowed(p: ArithmeticParams, expr: str) -> bool:
-    return p.allow_negative or evaluate(expr) >= 0
+    return p.allow_negative or value_of(expr) >= 0
 
 
 def _too_small(p: ArithmeticParams, available: int, wanted: int) -> TaskError:

@@ -8,13 +8,13 @@ eval splits are checked to be disjoint by id and by question text when the `Task
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
-import types
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from rewards.user_values import BadValue, coerce, did_you_mean
 
 
 def format_reward_spec(weight: float = 0.5) -> dict:
@@ -28,16 +28,6 @@ def format_reward_spec(weight: float = 0.5) -> dict:
 
 class TaskError(Exception):
     """Bad task name, parameters or data. The message names the task, the source, the row and the fix."""
-
-
-def suggest(name: str, choices: Iterable[str]) -> str:
-    """A " Did you mean 'x'?" hint for a misspelt `name`, or "" when nothing is close.
-
-    >>> suggest("arithmetc", ["arithmetic", "countdown"])
-    " Did you mean 'arithmetic'?"
-    """
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def stable_id(prefix: str, text: str) -> str:
@@ -153,8 +143,8 @@ class TaskSpec:
 def parse_params(task: str, params_type: type | None, params: dict) -> Any:
     """Build `params_type(**params)`, with errors that name the task, the param and the fix.
 
-    Unknown keys get a spelling suggestion; values are checked against the field types (an int is
-    accepted for a float field; lists and tuples are interchangeable).
+    Unknown keys get a spelling suggestion; values are checked against the field types by
+    `rewards.user_values.coerce` (an int is accepted for a float field; lists and tuples are interchangeable).
 
     >>> @dataclass
     ... class P:
@@ -174,47 +164,22 @@ def parse_params(task: str, params_type: type | None, params: dict) -> Any:
         return None
     fields = {f.name: f for f in dataclasses.fields(params_type)}
     hints = typing.get_type_hints(params_type)
+    checked = {}
     for key, value in params.items():
         if key not in fields:
             raise TaskError(
-                f"task {task!r}: unknown param {key!r}.{suggest(key, fields)} Known params: {sorted(fields)}."
+                f"task {task!r}: unknown param {key!r}.{did_you_mean(key, fields)} Known params: {sorted(fields)}."
             )
-        if not _matches_type(value, hints[key]):
+        try:
+            checked[key] = coerce(value, hints[key])
+        except BadValue as error:
             raise TaskError(
-                f"task {task!r}: param {key!r} should be {_type_name(hints[key])}, got {value!r}. "
+                f"task {task!r}: param {key!r} should be {error.expected}, got {error.value!r}. "
                 f"Fix: set task.params.{key} to a value of that type."
-            )
+            ) from None
     try:
-        return params_type(**params)
+        return params_type(**checked)
     except (TypeError, ValueError) as error:
         raise TaskError(f"task {task!r}: {error}. Fix: correct task.params.") from None
 
 
-def _matches_type(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches_type(value, arg) for arg in typing.get_args(hint))
-    if origin is typing.Literal:
-        return value in typing.get_args(hint)
-    if hint is Any:
-        return True
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if origin in (list, tuple):
-        args = [arg for arg in typing.get_args(hint) if arg is not Ellipsis]
-        return isinstance(value, (list, tuple)) and all(
-            _matches_type(item, args[0]) for item in value
-        ) if args else isinstance(value, (list, tuple))
-    if origin is dict:
-        return isinstance(value, dict)
-    if isinstance(hint, type):
-        return isinstance(value, hint)
-    return True
-
-
-def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

@@ -13,7 +13,8 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-from rl_reasoner.tasks.base import format_reward_spec, TaskData, TaskError, TaskSpec, stable_id, suggest
+from rewards.user_values import did_you_mean
+from rl_reasoner.tasks.base import format_reward_spec, TaskData, TaskError, TaskSpec, stable_id
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def create(task: str, name: str, config: dict, seed: int, size: int):
 
     if name not in DATASETS:
         raise TaskError(
-            f"task {task!r}: reasoning-gym has no dataset {name!r}.{suggest(name, DATASETS)} "
+            f"task {task!r}: reasoning-gym has no dataset {name!r}.{did_you_mean(name, DATASETS)} "
             f"Known datasets: {', '.join(sorted(DATASETS))}."
         )
     fields = getattr(DATASETS[name][1], "__dataclass_fields__", {})
@@ -75,7 +76,7 @@ def create(task: str, name: str, config: dict, seed: int, size: int):
         knobs = sorted(f for f in fields if f not in ("seed", "size"))
         raise TaskError(
             f"task {task!r}: unknown config field {unknown[0]!r} for reasoning-gym dataset {name!r}."
-            f"{suggest(unknown[0], fields)} Its config fields: {knobs}."
+            f"{did_you_mean(unknown[0], fields)} Its config fields: {knobs}."
         )
     try:
         return reasoning_gym.create_dataset(name, **{**config, "seed": seed, "size": size})
@@ -153,7 +154,7 @@ def spec(name: str) -> TaskSpec:
     names = dataset_names()
     if name not in names:
         raise TaskError(
-            f"unknown task 'reasoning_gym:{name}': reasoning-gym has no dataset {name!r}.{suggest(name, names)} "
+            f"unknown task 'reasoning_gym:{name}': reasoning-gym has no dataset {name!r}.{did_you_mean(name, names)} "
             f"Known datasets: {', '.join(names)}."
         )
     return TaskSpec(

@@ -17,6 +17,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+from rl_reasoner.rundir import BadLine, read_jsonl
 from rl_reasoner.tasks.base import TaskError
 
 FILE_FORMATS = {".jsonl": "JSONL", ".json": "JSON", ".parquet": "parquet", ".csv": "CSV"}
@@ -81,20 +82,13 @@ def read_file(task: str, path: Path) -> list[dict]:
         return TaskError(f"task {task!r}: {str(path)!r} is not a valid {kind} file: {detail}. Fix: {_fix(kind)}")
 
     if kind == "JSONL":
-        records = []
         try:
-            with path.open(encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        records.append(json.loads(line))
-                    except json.JSONDecodeError as error:
-                        raise not_format(f"line {number}: {error.msg}") from None
-        except UnicodeDecodeError as error:
-            raise TaskError(f"task {task!r}: {str(path)!r} is not UTF-8 text ({error.reason} at byte {error.start}). "
-                            f"Fix: re-encode it as UTF-8 (e.g. iconv -t UTF-8).") from None
-        return records
+            return list(read_jsonl(path, strict=True))
+        except BadLine as error:
+            if error.reason.startswith("not UTF-8"):
+                raise TaskError(f"task {task!r}: {str(path)!r} line {error.number} is {error.reason}. "
+                                f"Fix: re-encode it as UTF-8 (e.g. iconv -t UTF-8).") from None
+            raise not_format(str(error)) from None
     if kind == "JSON":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
