@@ -68,13 +68,15 @@ def seed_dirs(path: Path) -> list[Path]:
 
 def across_seeds(evals_per_seed: list[list[dict]]) -> dict[tuple[str, str], list[tuple[int, Interval]]]:
     """For each (task, metric) of ``eval.jsonl``: at every step that *every* seed evaluated, the mean over seeds with
-    its 95% interval. Records written by ``rl-reasoner eval`` (with a ``checkpoint``) are left out.
+    its 95% interval (clipped to [0, 1] for a proportion, i.e. a record with a Wilson interval). Records written by
+    ``rl-reasoner eval`` (with a ``checkpoint``) are left out.
 
     >>> seeds = [[{"step": 0, "task": "t", "metric": "accuracy", "value": v}] for v in (0.6, 0.7, 0.8)]
     >>> [(step, str(i)) for step, i in across_seeds(seeds)[("t", "accuracy")]]
     [(0, '0.700 [0.452, 0.948]')]
     """
     values: dict[tuple[str, str], dict[int, dict[int, float]]] = {}
+    proportions = set()  # metrics recorded with a Wilson interval: their mean over seeds stays inside [0, 1]
     for index, records in enumerate(evals_per_seed):
         for r in records:
             value = r.get("value")
@@ -82,9 +84,12 @@ def across_seeds(evals_per_seed: list[list[dict]]) -> dict[tuple[str, str], list
                 continue
             key = (str(r.get("task", "eval")), str(r.get("metric")))
             values.setdefault(key, {}).setdefault(r["step"], {})[index] = float(value)
+            if "ci_low" in r:
+                proportions.add(key)
     out = {}
     for key, by_step in values.items():
-        points = [(step, seed_interval(list(per_seed.values()))) for step, per_seed in sorted(by_step.items())
+        bounds = (0.0, 1.0) if key in proportions else None
+        points = [(step, seed_interval(list(per_seed.values()), bounds)) for step, per_seed in sorted(by_step.items())
                   if len(per_seed) == len(evals_per_seed)]
         if points:
             out[key] = points

@@ -68,11 +68,14 @@ def t95(df: int) -> float:
     return _T95[df - 1] if df <= len(_T95) else Z95
 
 
-def seed_interval(values: Sequence[float]) -> Interval:
+def seed_interval(values: Sequence[float], bounds: tuple[float, float] | None = None) -> Interval:
     """Mean and 95% interval over seeds (Student t with n - 1 degrees of freedom); one seed: no width to give.
+    ``bounds``: the range the quantity cannot leave (a proportion: ``(0, 1)``); the interval is clipped to it.
 
     >>> str(seed_interval([0.6, 0.7, 0.8]))
     '0.700 [0.452, 0.948]'
+    >>> str(seed_interval([0.78, 0.0, 0.93], bounds=(0, 1)))   # one seed collapsed: wide, but inside [0, 1]
+    '0.570 [0.000, 1.000]'
     """
     if not values:
         raise ValueError("no values to summarise")
@@ -80,7 +83,10 @@ def seed_interval(values: Sequence[float]) -> Interval:
     if len(values) < 2:
         return Interval(centre, centre, centre, 1)
     half = t95(len(values) - 1) * stdev(values) / math.sqrt(len(values))
-    return Interval(centre, centre - half, centre + half, len(values))
+    low, high = centre - half, centre + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Interval(centre, low, high, len(values))
 
 
 def paired_change(before: Sequence[float], after: Sequence[float]) -> Interval:

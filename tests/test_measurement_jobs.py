@@ -82,3 +82,18 @@ def test_seeds_run_in_sequence_and_the_report_aggregates_them(tmp_path, tiny_mod
     values = [next(e["value"] for e in ev if e["metric"] == "accuracy" and e["step"] == 0) for ev in evals]
     assert points[0].value == pytest.approx(sum(values) / 2) and points[0].n == 2
     assert json.dumps(str(points[0]))[1:-1] in page
+
+
+def test_a_proportions_interval_across_seeds_stays_inside_0_and_1():
+    """One collapsed seed among good ones makes the t interval of a mean accuracy wider than [0, 1]; a proportion's
+    interval is clipped to its range, a count's (length) is not."""
+    from rl_reasoner.seeds import across_seeds
+
+    evals = [[{"step": 60, "task": "t", "metric": "accuracy", "value": v, "n": 60, "ci_low": 0.0, "ci_high": 1.0},
+              {"step": 60, "task": "t", "metric": "behaviour/length_mean", "value": length}]
+             for v, length in ((0.78, 11.0), (0.0, 15.0), (0.93, 1.0))]
+    points = across_seeds(evals)
+    accuracy = points[("t", "accuracy")][0][1]
+    assert accuracy.value == pytest.approx(0.57) and (accuracy.low, accuracy.high) == (0.0, 1.0)
+    length = points[("t", "behaviour/length_mean")][0][1]
+    assert length.low < 0  # not a proportion: the t interval as it is
