@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import rewards.sandbox
-from rewards.sandbox import UID_BASE, Job, Limits, Result, Sandbox
+from rewards.sandbox import UID_BASE, Limits, Result, Sandbox, SandboxRun
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
 
@@ -77,7 +77,7 @@ def attack(sandbox: Sandbox, source: str, tests: str = ADD_TESTS, entry_point: s
 def attacks(sandbox: Sandbox, *sources: str) -> list[Result]:
     """Several attacks at once (they are slow: they run into the limits); none may pass."""
     start = time.monotonic()
-    results = sandbox.run_many([Job(program(source), tests=ADD_TESTS, entry_point="add") for source in sources])
+    results = sandbox.run_many([SandboxRun(program(source), tests=ADD_TESTS, entry_point="add") for source in sources])
     assert time.monotonic() - start < BOUND_S * len(sources) / sandbox.workers + 1
     assert [result.passed for result in results] == [False] * len(sources), results
     return results
@@ -113,7 +113,17 @@ def sandbox_uid_processes() -> list[int]:
 
 
 def test_doctests():
-    assert doctest.testmod(rewards.sandbox).failed == 0
+    results = [doctest.testmod(module) for module in sandbox_modules()]
+    assert sum(result.failed for result in results) == 0 and sum(result.attempted for result in results) > 0
+
+
+def sandbox_modules() -> list:
+    """Every module of the `rewards.sandbox` package but the server's start script."""
+    import importlib
+
+    folder = Path(rewards.sandbox.__file__).parent
+    names = sorted(path.stem for path in folder.glob("*.py") if path.stem not in ("__init__", "start_server"))
+    return [rewards.sandbox] + [importlib.import_module(f"rewards.sandbox.{name}") for name in names]
 
 
 def test_stdio_program_gets_its_input_and_its_output_is_returned(sandbox):
@@ -126,7 +136,7 @@ def test_stdio_exit_status_and_stderr_are_reported(sandbox):
     assert (result.status, result.exit_code, result.stdout) == ("error", 3, "partial\n")
     crash = run_timed(sandbox, "print(1 / 0)")
     assert crash.status == "error" and crash.detail == "ZeroDivisionError: division by zero"
-    assert "sandbox.py" not in crash.stderr  # the program's traceback starts at the program
+    assert str(Path(rewards.sandbox.__file__).parent) not in crash.stderr  # the traceback starts at the program
 
 
 def test_correct_program_passes_and_wrong_one_fails(sandbox):
@@ -191,15 +201,15 @@ def test_bad_jobs_and_limits_are_refused_with_clear_errors():
     with pytest.raises(ValueError, match="wall_seconds must be a positive float"):
         Limits(wall_seconds=0)
     with pytest.raises(ValueError, match="entry_point needs tests"):
-        Job("x = 1", entry_point="f")
+        SandboxRun("x = 1", entry_point="f")
     with pytest.raises(ValueError, match="identifier"):
-        Job("x = 1", tests="", entry_point="not a name")
+        SandboxRun("x = 1", tests="", entry_point="not a name")
     with pytest.raises(TypeError, match="program must be a string"):
-        Job(b"print(1)")  # type: ignore[arg-type]
+        SandboxRun(b"print(1)")  # type: ignore[arg-type]
 
 
 def test_many_jobs_run_concurrently_in_order(sandbox):
-    jobs = [Job(f"print({i} * 2)") for i in range(12)]
+    jobs = [SandboxRun(f"print({i} * 2)") for i in range(12)]
     assert [r.stdout for r in sandbox.run_many(jobs)] == [f"{i * 2}\n" for i in range(12)]
 
 
@@ -588,6 +598,13 @@ with Sandbox(workers=1, limits=Limits(wall_seconds=2, cpu_seconds=1)) as box:
 """
 
 
+def copy_of_the_sandbox(folder: str) -> str:
+    """A copy of the `rewards.sandbox` package as `<folder>/sandbox` (it is self-contained); `folder`."""
+    source = Path(rewards.sandbox.__file__).parent
+    shutil.copytree(source, Path(folder) / "sandbox", ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
 def run_client(command: list[str], sandbox_dir: str) -> dict:
     """Run a sandbox client in a subprocess (another identity); its report as a dict."""
     completed = subprocess.run(
@@ -608,8 +625,9 @@ def assert_contained(report: dict) -> None:
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare(1)")
 def test_as_root_of_a_user_namespace_children_keep_uid_0_without_capabilities():
     """Rootless containers: euid 0, but no other uid to switch to."""
-    sandbox_dir = str(Path(rewards.sandbox.__file__).parent)
-    assert_contained(run_client(["unshare", "--user", "--map-root-user", sys.executable], sandbox_dir))
+    with tempfile.TemporaryDirectory() as folder:
+        sandbox_dir = copy_of_the_sandbox(folder)
+        assert_contained(run_client(["unshare", "--user", "--map-root-user", sys.executable], sandbox_dir))
 
 
 RUNS_ITSELF = "import subprocess, sys\nassert sys.version_info >= (3, 10)\nsubprocess.run([sys.executable], check=True)"
@@ -635,9 +653,9 @@ def test_as_an_ordinary_user_the_sandbox_enters_a_user_namespace():
     python = world_usable_python()
     if python is None:
         pytest.skip("no Python >= 3.10 runnable by an unprivileged user")
-    with tempfile.TemporaryDirectory() as folder:  # a copy nobody can read: sandbox.py is self-contained
+    with tempfile.TemporaryDirectory() as folder:  # a copy it can read: the sandbox package is self-contained
         os.chmod(folder, 0o755)
-        shutil.copy(rewards.sandbox.__file__, folder)
+        copy_of_the_sandbox(folder)
         command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python]
         assert_contained(run_client(command, folder))
 
@@ -725,7 +743,7 @@ def test_sysv_and_posix_ipc_die_with_the_job_and_are_not_shared_between_jobs(sin
     # two completions of one call: one plants (and waits), the other looks
     waiting = IPC_PLANT.replace("print(shm", "import time\ntime.sleep(0.5)\nprint(shm")
     looking = "import time\ntime.sleep(0.2)\n" + IPC_FIND
-    results = sandbox.run_many([Job(waiting, tests=ADD_TESTS, entry_point="add"), Job(looking, tests=ADD_TESTS, entry_point="add")])
+    results = sandbox.run_many([SandboxRun(waiting, tests=ADD_TESTS, entry_point="add"), SandboxRun(looking, tests=ADD_TESTS, entry_point="add")])
     assert results[1].stdout.split() == ["-1", "-1"], results
     import ctypes  # nor is anything left in the host's namespace
 
@@ -781,8 +799,8 @@ def test_a_program_cannot_leave_its_cpu_nor_starve_a_neighbour(sandbox, fallback
     worker = "def add(a, b):\n    total = 0\n    for i in range(300_000):\n        total += i % 7\n    return a + b\n"
     limits = Limits(wall_seconds=5.0, cpu_seconds=4.0, memory_bytes=256 << 20, max_processes=16)
     for _ in range(2):
-        jobs = [Job(program(hog), limits=Limits(wall_seconds=3.0, cpu_seconds=3.0, max_processes=16))]
-        jobs.append(Job(worker, tests=ADD_TESTS, entry_point="add", limits=limits))
+        jobs = [SandboxRun(program(hog), limits=Limits(wall_seconds=3.0, cpu_seconds=3.0, max_processes=16))]
+        jobs.append(SandboxRun(worker, tests=ADD_TESTS, entry_point="add", limits=limits))
         hogged, correct = sandbox.run_many(jobs)
         assert hogged.status == "timeout"
         assert correct.passed is True, correct
