@@ -83,6 +83,10 @@ class Cgroup:
             self.set("", "memory.swap.max", "0")
             self.set("", "pids.max", str(processes))
 
+    def stop_forks(self) -> None:
+        """No process in the slot's cgroup can fork any more (the next `limit` opens it again)."""
+        self.set("pids" if self.version == 1 else "", "pids.max", "1")
+
     def usage(self) -> int:
         return int(self.read("memory", "memory.usage_in_bytes" if self.version == 1 else "memory.current"))
 

@@ -14,11 +14,17 @@ if TYPE_CHECKING:
 
 def kill_descendants(server: Server) -> None:
     """Kill and reap every process below the server but the tester. The server is their subreaper (orphans
-    come back to it), so when it has no child but the tester, nothing is left."""
-    for _ in range(1000):
+    come back to it), so when it has no child but the tester, nothing is left.
+
+    A fork bomb refills the process limit as fast as its processes are killed one by one (on a busy machine
+    the walk then never ended, and the caller gave the server up after 30 s): when processes are left after
+    the first pass, the slot's cgroup is closed to new processes (`pids.max` 1) until the next job."""
+    for attempt in range(1000):
         _reap(server)
         if not [pid for pid in _children_of(os.getpid()) if pid != server.tester_pid]:
             return
+        if attempt == 1 and server.cgroup is not None:
+            server.cgroup.stop_forks()
         for pid in _below(_children_map(), os.getpid(), skip=server.tester_pid):
             try:
                 pidfd = os.pidfd_open(pid)
