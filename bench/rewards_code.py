@@ -166,12 +166,12 @@ def load_sandbox(path: str):
 def run_sandbox(items: list[Item], concurrency: int, module=None) -> Run:
     if module is None:
         import rewards.sandbox as module
-    Run = getattr(module, "SandboxRun", None) or module.Job  # `Job` before the sandbox became a package
+    Program = getattr(module, "SandboxRun", None) or module.Job  # `Job` before the sandbox became a package
     Limits, Sandbox = module.Limits, module.Sandbox
 
     limits = Limits(wall_seconds=TIMEOUT_S, cpu_seconds=TIMEOUT_S)
     jobs = [
-        Run(item.problem["prompt"] + item.solution, tests=item.problem["test"], entry_point=item.problem["entry_point"])
+        Program(item.problem["prompt"] + item.solution, tests=item.problem["test"], entry_point=item.problem["entry_point"])
         for item in items
     ]
     cpu = _cpu_seconds()

@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None) -> dict:
     sandboxes = {"this one": rewards.sandbox, "--against": load_sandbox(args.against)}
     boxes, runs = {}, {}
     for name, module in sandboxes.items():
-        Run = getattr(module, "SandboxRun", None) or module.Job  # `Job` before the sandbox became a package
+        Program = getattr(module, "SandboxRun", None) or module.Job  # `Job` before the sandbox became a package
         runs[name] = [
-            Run(item.problem["prompt"] + item.solution, tests=item.problem["test"], entry_point=item.problem["entry_point"])
+            Program(item.problem["prompt"] + item.solution, tests=item.problem["test"], entry_point=item.problem["entry_point"])
             for item in items
         ]
         limits = module.Limits(wall_seconds=TIMEOUT_S, cpu_seconds=TIMEOUT_S)
