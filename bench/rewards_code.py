@@ -14,8 +14,9 @@ the sandbox servers' start-up included), which depends less on the load than wal
 
 Run: `nice -n 10 .venv/bin/python bench/rewards_code.py [--concurrency N] [--rounds R] [--limit K]`.
 
-`--against OLD/sandbox.py` (e.g. `git show main:rewards/sandbox.py > /tmp/old_sandbox.py`) also times that
-sandbox, alternating with this one in every round, so a change can be judged on a shared machine whose load
+`--against OTHER` (another version's `rewards/sandbox/` directory, e.g. from `git worktree add /tmp/old main`,
+or a `sandbox.py` from before it became a package: `git show fb4e498:rewards/sandbox.py > /tmp/old_sandbox.py`)
+also times that sandbox, alternating with this one in every round, so a change can be judged on a shared machine whose load
 moves: both see the same load.
 """
 
@@ -147,10 +148,15 @@ def run_human_eval(items: list[Item], concurrency: int) -> Run:
 
 
 def load_sandbox(path: str):
-    """A `sandbox.py` from elsewhere (self-contained: its servers run that same file) as a module."""
+    """Another sandbox as a module: a `sandbox.py` (before it became a package) or a `sandbox/` package
+    directory (self-contained, as is the file: its servers run that same code)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("other_sandbox", path)
+    if os.path.isdir(path):
+        init = os.path.join(path, "__init__.py")
+        spec = importlib.util.spec_from_file_location("other_sandbox", init, submodule_search_locations=[path])
+    else:
+        spec = importlib.util.spec_from_file_location("other_sandbox", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules["other_sandbox"] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
@@ -160,11 +166,12 @@ def load_sandbox(path: str):
 def run_sandbox(items: list[Item], concurrency: int, module=None) -> Run:
     if module is None:
         import rewards.sandbox as module
-    Job, Limits, Sandbox = module.Job, module.Limits, module.Sandbox
+    Program = getattr(module, "SandboxRun", None) or module.Job  # `Job` before the sandbox became a package
+    Limits, Sandbox = module.Limits, module.Sandbox
 
     limits = Limits(wall_seconds=TIMEOUT_S, cpu_seconds=TIMEOUT_S)
     jobs = [
-        Job(item.problem["prompt"] + item.solution, tests=item.problem["test"], entry_point=item.problem["entry_point"])
+        Program(item.problem["prompt"] + item.solution, tests=item.problem["test"], entry_point=item.problem["entry_point"])
         for item in items
     ]
     cpu = _cpu_seconds()
@@ -186,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--concurrency", type=int, default=2, help="concurrent jobs for the parallel figures")
     parser.add_argument("--rounds", type=int, default=3, help="alternating passes per runner; the best counts")
     parser.add_argument("--limit", type=int, default=None, help="only the first K problems")
-    parser.add_argument("--against", default=None, help="another sandbox.py to time alternately with this one")
+    parser.add_argument("--against", default=None, help="another sandbox (package dir or old sandbox.py) to time alternately with this one")
     args = parser.parse_args(argv or [])
     other = load_sandbox(args.against) if args.against else None
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from rewards.extract import completion_text, last_answer_block
 from rewards.registry import register
-from rewards.sandbox import Job, Limits, Result, Sandbox, default_sandbox
+from rewards.sandbox import Limits, Result, Sandbox, SandboxRun, default_sandbox
 
 REASON_COLUMN = "reason/code_tests"
 _PYTHON_FENCES = ("", "py", "python", "python3", "py3")
@@ -140,9 +140,9 @@ def code_tests(
 
     rewards: list[float | None] = [None] * len(completions)
     reasons = [""] * len(completions)
-    jobs: list[Job] = []
-    owners: list[int] = []  # the completion each job belongs to
-    expected: list[str | None] = []  # stdout a stdio job must print; None for a tests job
+    runs: list[SandboxRun] = []
+    owners: list[int] = []  # the completion each run belongs to
+    expected: list[str | None] = []  # stdout a stdio run must print; None for a tests run
     problems: dict[int, str] = {}  # rows whose tests cannot run: why
     for row, (completion, row_tests) in enumerate(zip(completions, tests)):
         program = extract_program(completion_text(completion))
@@ -159,7 +159,7 @@ def code_tests(
                 rewards[row], reasons[row] = 0.0, "no-code"
                 continue
             function = entry_point[row] if entry_point is not None else None
-            jobs.append(Job(program, tests=row_tests, entry_point=function or None, limits=limits))
+            runs.append(SandboxRun(program, tests=row_tests, entry_point=function or None, limits=limits))
             owners.append(row)
             expected.append(None)
         elif isinstance(row_tests, Sequence):
@@ -175,7 +175,7 @@ def code_tests(
                 rewards[row], reasons[row] = 0.0, "no-code"
                 continue
             for stdin, stdout in cases:
-                jobs.append(Job(program, stdin=stdin, limits=limits))
+                runs.append(SandboxRun(program, stdin=stdin, limits=limits))
                 owners.append(row)
                 expected.append(normalize_output(stdout))
         else:
@@ -190,7 +190,7 @@ def code_tests(
     sandbox = default_sandbox()
     _warn_if_degraded(sandbox)
     verdicts: dict[int, list[tuple[bool | None, str]]] = {}
-    for owner, want, result in zip(owners, expected, sandbox.run_many(jobs)):
+    for owner, want, result in zip(owners, expected, sandbox.run_many(runs)):
         verdicts.setdefault(owner, []).append(_verdict(result, want))
     for row, cases in verdicts.items():
         rewards[row], reasons[row] = _score(cases, all_or_nothing)
@@ -201,7 +201,7 @@ def code_tests(
 
 
 def _verdict(result: Result, expected_stdout: str | None) -> tuple[bool | None, str]:
-    """(passed, reason) of one run: a tests job (`expected_stdout` None) or a stdio case."""
+    """(passed, reason) of one run: a tests run (`expected_stdout` None) or a stdio case."""
     if expected_stdout is None:
         return result.passed, result.status
     if result.status != "ok":
