@@ -13,6 +13,7 @@ garbage.
 from __future__ import annotations
 
 import copy
+import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -73,10 +74,12 @@ def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int, do_sa
     padding_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     out: list[Generation] = []
+    starts = range(0, len(prompts), batch_size)
+    began = time.monotonic()
     try:
         with inference_mode(model):
             device = next(model.parameters()).device
-            for start in range(0, len(prompts), batch_size):
+            for start in starts:
                 batch = tokenizer(prompts[start:start + batch_size], return_tensors="pt", padding=True,
                                   add_special_tokens=False).to(device)
                 if share_prefill:  # the rows of a prompt, consecutive as num_return_sequences gives them
@@ -93,6 +96,9 @@ def generate(model, tokenizer, prompts: list[str], *, max_new_tokens: int, do_sa
                     tokens = row if end is None else row[:end]
                     out.append(Generation(tokenizer.decode(tokens, skip_special_tokens=True), len(tokens), end is None,
                                           tokens))
+                if len(starts) > 1:  # long work shows progress: 200 prompts of 128 tokens take minutes on a CPU
+                    print(f"[rl-reasoner]   generated {min(start + batch_size, len(prompts))}/{len(prompts)} prompts "
+                          f"({time.monotonic() - began:.0f}s)", flush=True)
     finally:
         tokenizer.padding_side = padding_side
     return out

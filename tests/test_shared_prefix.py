@@ -195,6 +195,23 @@ def test_evaluation_samples_share_one_prefill_per_prompt_and_equal_generates_own
     assert sizes[0] == (3, width - 1) and sizes[1] == (12, 1), sizes[:2]  # 3 prompts prefilled once, 12 rows decode
 
 
+def test_generation_over_several_batches_shows_its_progress(tiny_model_dir, capsys):
+    """Held-out evaluation of 200 prompts takes minutes on a CPU: each batch says how far it got; one batch says
+    nothing."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rl_reasoner.evaluate import generate
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    got = generate(model, tokenizer, PROMPTS[:3], max_new_tokens=2, batch_size=2)
+    assert len(got) == 3
+    lines = [line for line in capsys.readouterr().out.splitlines() if "generated" in line]
+    assert [line.split("generated ")[1].split(" ")[0] for line in lines] == ["2/3", "3/3"]
+    generate(model, tokenizer, PROMPTS[:3], max_new_tokens=2, batch_size=3)
+    assert "generated" not in capsys.readouterr().out
+
+
 def test_off_with_a_message_where_it_cannot_be_exact(tiny_model_dir, tmp_path, capsys):
     from transformers import AutoModelForCausalLM
 
