@@ -150,11 +150,12 @@ def test_chain_sum_recipe_loads_with_its_levers():
     from rl_reasoner.config import load_config
     from rl_reasoner.templates import get_template
 
-    config = load_config("configs/chain_sum.yaml", ["task.template.prefill=<think> Let me solve this step by step."])
+    config = load_config("configs/chain_sum.yaml")
     assert config.task.name == "chain_sum"
-    assert get_template(config.task.template).prefill == "<think> Let me solve this step by step."
+    assert get_template(config.task.template).prefill == "<think> Let me solve this step by step."  # best at step 0
     grpo = config.grpo
-    assert grpo["max_completion_length"] >= 128 and grpo["mask_truncated_completions"] is True
+    # the cut-off mask made a pilot ramble (docs/reasoning_growth.md): a cut-off completion must count as wrong
+    assert grpo["max_completion_length"] >= 128 and grpo["mask_truncated_completions"] is False
     assert grpo["loss_type"] in ("dr_grpo", "dapo") and grpo["scale_rewards"] == "none"
     assert 0.0 < grpo["temperature"] <= 1.0 and grpo["beta"] == 0.0
     assert [r.weight for r in config.rewards if r.name == "format_reward"] == [0.1]
