@@ -25,15 +25,16 @@ from rl_reasoner.strata import group_rows, natural_order
 STEP_PREFILL = "<think> Let me solve this step by step."
 TOTALS = "Add the numbers one at a time, writing each running total."
 """A task hint in the user turn: the chain of running totals is the procedure that makes long sums easy."""
+THINK = "task.template.prefill=<think>"
 VARIANTS = {
-    "chat": [],                                               # chat template, R1-Zero text as system prompt
-    "plain": ["task.chat=false"],                             # the verbatim R1-Zero text, no chat template
+    "chat": [THINK],                                          # chat template, R1-Zero text as system prompt
+    "plain": ["task.chat=false", THINK],                      # the verbatim R1-Zero text, no chat template
     "chat_step": [f"task.template.prefill={STEP_PREFILL}"],   # chat + TinyZero's "step by step" prefill
     "plain_step": ["task.chat=false", f"task.template.prefill={STEP_PREFILL}"],
-    "chat_totals": [f'task.template.user="{{question}}\\n{TOTALS}"'],          # chat + ask for running totals
+    "chat_totals": [f'task.template.user="{{question}}\\n{TOTALS}"', THINK],   # chat + ask for running totals
     "chat_totals_step": [f'task.template.user="{{question}}\\n{TOTALS}"', f"task.template.prefill={STEP_PREFILL}"],
 }
-"""Template variants as `--set` overrides of configs/chain_sum.yaml."""
+"""Template variants as `--set` overrides of configs/chain_sum.yaml; each names its prefill, whatever the recipe's."""
 
 
 def measure(args) -> None:
