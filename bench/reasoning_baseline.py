@@ -26,13 +26,16 @@ STEP_PREFILL = "<think> Let me solve this step by step."
 TOTALS = "Add the numbers one at a time, writing each running total."
 """A task hint in the user turn: the chain of running totals is the procedure that makes long sums easy."""
 THINK = "task.template.prefill=<think>"
+STEP = f"task.template.prefill={STEP_PREFILL}"
+ASK_TOTALS = f'task.template.user="{{question}}\\n{TOTALS}"'
+PLAIN = "task.chat=false"
 VARIANTS = {
-    "chat": [THINK],                                          # chat template, R1-Zero text as system prompt
-    "plain": ["task.chat=false", THINK],                      # the verbatim R1-Zero text, no chat template
-    "chat_step": [f"task.template.prefill={STEP_PREFILL}"],   # chat + TinyZero's "step by step" prefill
-    "plain_step": ["task.chat=false", f"task.template.prefill={STEP_PREFILL}"],
-    "chat_totals": [f'task.template.user="{{question}}\\n{TOTALS}"', THINK],   # chat + ask for running totals
-    "chat_totals_step": [f'task.template.user="{{question}}\\n{TOTALS}"', f"task.template.prefill={STEP_PREFILL}"],
+    "chat": [THINK],                         # chat template, R1-Zero text as system prompt
+    "plain": [PLAIN, THINK],                 # the verbatim R1-Zero text, no chat template
+    "chat_step": [STEP],                     # chat + TinyZero's "step by step" prefill
+    "plain_step": [PLAIN, STEP],
+    "chat_totals": [ASK_TOTALS, THINK],      # chat + ask for running totals
+    "chat_totals_step": [ASK_TOTALS, STEP],
 }
 """Template variants as `--set` overrides of configs/chain_sum.yaml; each names its prefill, whatever the recipe's."""
 
