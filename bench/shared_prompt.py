@@ -20,9 +20,59 @@ import argparse
 import os
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Batch:
+    """One batch of the default job, as its trainer trains on it (left-padded prompts, random completions)."""
+
+    trainer: object
+    config: object
+    job: object
+    tokenizer: object
+    groups: int
+    size: int
+    length: int
+    width: int
+    prompt_ids: object
+    prompt_mask: object
+    input_ids: object
+    mask: object
+    completion_mask: object
+    advantages: object
+
+
+def default_batch(completion_length: int, groups: int = 2) -> Batch:
+    """The default job's trainer and a batch of ``groups`` prompts x its group size, ``completion_length`` tokens."""
+    import torch
+
+    from rl_reasoner.config import load_config
+    from rl_reasoner.job import grpo_args, prepare
+    from rl_reasoner.train import build_trainer
+
+    config = load_config(str(REPO / "configs/default.yaml"), ["run.output_dir=/tmp/shared-prompt-bench"])
+    job = prepare(config)
+    trainer = build_trainer(config, job, args=grpo_args(config, job))
+    assert trainer.shared_prompt, "the shared-prompt pass is off for this model"
+    tokenizer = job.tokenizer
+    size = trainer.num_generations
+    prompts = [tokenizer(row["prompt"], add_special_tokens=False)["input_ids"] for row in job.train_rows[:groups]]
+    width = max(map(len, prompts))
+    prompt_ids = torch.full((groups * size, width), tokenizer.pad_token_id)
+    prompt_mask = torch.zeros_like(prompt_ids)
+    for r in range(groups * size):
+        ids = prompts[r // size]
+        prompt_ids[r, width - len(ids):], prompt_mask[r, width - len(ids):] = torch.tensor(ids), 1
+    generator = torch.Generator().manual_seed(0)
+    completion_ids = torch.randint(0, len(tokenizer), (groups * size, completion_length), generator=generator)
+    completion_mask = torch.ones_like(completion_ids)
+    return Batch(trainer, config, job, tokenizer, groups, size, completion_length, width, prompt_ids, prompt_mask,
+                 torch.cat([prompt_ids, completion_ids], 1), torch.cat([prompt_mask, completion_mask], 1),
+                 completion_mask, torch.randn(groups * size, 1, generator=generator))
 
 
 def main() -> None:
@@ -36,31 +86,14 @@ def main() -> None:
     from trl import GRPOTrainer
 
     from rl_reasoner import shared_prefix
-    from rl_reasoner.config import load_config
     from rl_reasoner.model import load_model
-    from rl_reasoner.job import grpo_args, prepare
-    from rl_reasoner.train import build_trainer
     from rl_reasoner.trainer import ReasonerTrainer
 
-    config = load_config(str(REPO / "configs/default.yaml"), ["run.output_dir=/tmp/shared-prompt-bench"])
-    job = prepare(config)
-    args = grpo_args(config, job)
-    trainer = build_trainer(config, job, args=args)
-    assert trainer.shared_prompt, "the shared-prompt pass is off for this model"
-    tokenizer = job.tokenizer
-    groups, size, length = 2, trainer.num_generations, opts.completion_length
-    prompts = [tokenizer(row["prompt"], add_special_tokens=False)["input_ids"] for row in job.train_rows[:groups]]
-    width = max(map(len, prompts))
-    prompt_ids = torch.full((groups * size, width), tokenizer.pad_token_id)
-    prompt_mask = torch.zeros_like(prompt_ids)
-    for r in range(groups * size):
-        ids = prompts[r // size]
-        prompt_ids[r, width - len(ids):], prompt_mask[r, width - len(ids):] = torch.tensor(ids), 1
-    generator = torch.Generator().manual_seed(0)
-    completion_ids = torch.randint(0, len(tokenizer), (groups * size, length), generator=generator)
-    completion_mask = torch.ones_like(completion_ids)
-    input_ids, mask = torch.cat([prompt_ids, completion_ids], 1), torch.cat([prompt_mask, completion_mask], 1)
-    advantages = torch.randn(groups * size, 1, generator=generator)
+    batch = default_batch(opts.completion_length)
+    trainer, config, job, tokenizer = batch.trainer, batch.config, batch.job, batch.tokenizer
+    groups, size, length, width = batch.groups, batch.size, batch.length, batch.width
+    prompt_ids, prompt_mask, input_ids, mask = batch.prompt_ids, batch.prompt_mask, batch.input_ids, batch.mask
+    completion_mask, advantages = batch.completion_mask, batch.advantages
     model = trainer.model
 
     def train_pass(method):
