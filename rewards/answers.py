@@ -37,6 +37,17 @@ MATH_PARAMS = ("fallback_last_number", "plain_number_answer", "timeout", "max_an
 """math_accuracy's params that change how it reads or judges an answer."""
 
 
+def has_answers(reward: Callable) -> bool:
+    """Whether a reward's completions have an answer to vote on (maj@k). A reward that judges something else, a
+    program run against tests, says so with ``reward.canonical_answer = None``.
+
+    >>> from rewards import code_tests, math_accuracy
+    >>> has_answers(math_accuracy), has_answers(code_tests), has_answers(lambda c, **k: [0.0])
+    (True, False, True)
+    """
+    return not hasattr(reward, "canonical_answer") or reward.canonical_answer is not None
+
+
 def canonical_answer_of(reward: Callable, completion: Any, **row) -> str | None:
     """The reward's canonical answer of a completion; without one, its generic extracted answer.
 

@@ -200,6 +200,9 @@ def code_tests(
     return rewards
 
 
+code_tests.canonical_answer = None  # a program has no answer to vote on: evaluation reports no maj@k
+
+
 def _verdict(result: Result, expected_stdout: str | None) -> tuple[bool | None, str]:
     """(passed, reason) of one run: a tests run (`expected_stdout` None) or a stdio case."""
     if expected_stdout is None:

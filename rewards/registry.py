@@ -150,6 +150,8 @@ class BoundReward:
         for reader in ANSWER_READERS:  # kept with the params bound, as the call binds them (rewards/answers.py)
             if callable(getattr(function, reader, None)):
                 setattr(self, reader, functools.partial(_with_params, getattr(function, reader), self.params))
+            elif hasattr(function, reader) and getattr(function, reader) is None:  # declared absent: no answers
+                setattr(self, reader, None)
 
     def __call__(self, completions: list, **kwargs: Any) -> list[float | None]:
         log_extra = kwargs.get("log_extra")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from rewards.answers import canonical_answer_of
+from rewards.answers import canonical_answer_of, has_answers
 from rl_reasoner import behaviour, shared_prefix
 from rl_reasoner.correct import tally, verdict
 from rl_reasoner.stats import wilson
@@ -200,7 +200,8 @@ def score_examples(generate_fn, rows: list[dict], *, accuracy_reward, format_rew
     Greedy: ``correct`` (the accuracy reward), ``formatted`` (the format reward), ``lenient`` (the reward's lenient
     reading, if it has one); each True/False, or None when undecided. With ``k``: ``samples`` answers at
     ``temperature`` (0: ``4 * k``), ``sampled_correct``/``sampled_undecided`` counts and ``maj`` (the share of
-    disjoint groups of k whose majority answer, by the reward's canonical answer, is right)."""
+    disjoint groups of k whose majority answer, by the reward's canonical answer, is right; not for a reward
+    without answers, see ``rewards.answers.has_answers``)."""
     if not rows:
         return []
     prompts = [row["prompt"] for row in rows]
@@ -220,13 +221,16 @@ def score_examples(generate_fn, rows: list[dict], *, accuracy_reward, format_rew
         sampled_rows = [row for row in rows for _ in range(n)]
         sampled_texts = [g.text for g in sampled]
         ok = verdicts(accuracy_reward, sampled_texts, sampled_rows, [g.ids for g in sampled])
-        answers = [canonical_answer_of(accuracy_reward, t, **row) for t, row in zip(sampled_texts, sampled_rows)]
+        vote = has_answers(accuracy_reward)  # maj@k: not for a program judged by its tests
+        answers = [canonical_answer_of(accuracy_reward, t, **row) if vote else None
+                   for t, row in zip(sampled_texts, sampled_rows)]
         for i, record in enumerate(records):
             group = slice(i * n, (i + 1) * n)
             counts = tally(1.0 if v else (None if v is None else 0.0) for v in ok[group])
-            votes = [majority_correct(answers[group][j:j + k], ok[group][j:j + k]) for j in range(0, n - k + 1, k)]
-            record.update({"samples": n, "sampled_correct": counts.correct, "sampled_undecided": counts.undecided,
-                           "maj": sum(votes) / len(votes)})
+            record.update({"samples": n, "sampled_correct": counts.correct, "sampled_undecided": counts.undecided})
+            if vote:
+                votes = [majority_correct(answers[group][j:j + k], ok[group][j:j + k]) for j in range(0, n - k + 1, k)]
+                record["maj"] = sum(votes) / len(votes)
     return records
 
 
@@ -262,7 +266,8 @@ def summarize(records: list[dict], *, k: int = 0) -> dict[str, dict]:
         for j in pass_ks(k):
             if j > 1:
                 add(f"pass@{j}", sum(pass_at_k(r["samples"], r["sampled_correct"], j) for r in records) / n)
-        add(f"maj@{k}", sum(r["maj"] for r in records) / n)
+        if all("maj" in r for r in records):
+            add(f"maj@{k}", sum(r["maj"] for r in records) / n)
     return out
 
 

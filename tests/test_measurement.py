@@ -79,6 +79,25 @@ def test_pass_at_k_uses_4k_samples_and_maj_votes_on_the_canonical_answer():
     assert set(metrics) >= {"pass@1", "pass@2", "maj@2", "accuracy", "undecided"}
 
 
+def test_a_reward_without_answers_gets_pass_at_k_but_no_maj_at_k():
+    """A program judged by its tests has no answer to vote on: maj@k would read 0 for any model (it did, 0.000 on
+    the code task's held-out split while pass@1 was 0.27), so it is not reported; pass@k is."""
+
+    def passes(completions, **_):  # right when the text says "ok", as a test run would judge a program
+        return [1.0 if c == "ok" else 0.0 for c in completions]
+
+    passes.canonical_answer = None
+    rows = [{"id": "a", "prompt": "pa", "answer": None}, {"id": "b", "prompt": "pb", "answer": None}]
+    generate_fn, _ = scripted({"pa": "ok", "pb": "no"}, {"pa": ["ok", "no", "ok", "ok"], "pb": ["no"] * 4})
+    records = score_examples(generate_fn, rows, accuracy_reward=passes, k=2, samples=4)
+    assert [r["sampled_correct"] for r in records] == [3, 0] and all("maj" not in r for r in records)
+    metrics = summarize(records, k=2)
+    assert metrics["pass@1"]["value"] == pytest.approx(3 / 8) and "pass@2" in metrics
+    assert not any(name.startswith("maj@") for name in metrics)
+    built = rewards.build({"name": "code_tests"})  # what a job's evaluation gets
+    assert not rewards.answers.has_answers(built) and rewards.answers.has_answers(rewards.build({"name": "math_accuracy"}))
+
+
 def test_samples_setting_changes_n_and_pass_at_powers_of_two_up_to_k():
     rows = [{"id": "a", "prompt": "pa", "answer": "1"}]
     generate_fn, calls = scripted({"pa": "x"}, {"pa": ["<answer>1</answer>"] * 3 + ["<answer>2</answer>"] * 17})
