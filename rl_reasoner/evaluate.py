@@ -222,8 +222,8 @@ def score_examples(generate_fn, rows: list[dict], *, accuracy_reward, format_rew
         sampled_texts = [g.text for g in sampled]
         ok = verdicts(accuracy_reward, sampled_texts, sampled_rows, [g.ids for g in sampled])
         vote = has_answers(accuracy_reward)  # maj@k: not for a program judged by its tests
-        answers = [canonical_answer_of(accuracy_reward, t, **row) if vote else None
-                   for t, row in zip(sampled_texts, sampled_rows)]
+        answers = [canonical_answer_of(accuracy_reward, t, **row) for t, row in zip(sampled_texts, sampled_rows)
+                   if vote]
         for i, record in enumerate(records):
             group = slice(i * n, (i + 1) * n)
             counts = tally(1.0 if v else (None if v is None else 0.0) for v in ok[group])
