@@ -7,6 +7,9 @@ get no empty plot):
   (``behaviour/intermediate_*``, ``behaviour/equations*`` from ``rl_reasoner.chain_steps``);
 - :func:`strata_panels`: held-out accuracy, mean length of terminated completions and correct running totals, one
   line per difficulty stratum (``accuracy[terms=N]`` ... from ``rl_reasoner.strata``).
+
+For several seeds of one job (``train --seeds``), :func:`seeds_strata_html` draws the same three held-out panels as
+the mean over seeds with a 95% band per stratum (``strata_seeds.png``).
 """
 
 from __future__ import annotations
@@ -56,6 +59,42 @@ def strata_panels(run) -> dict:
         steps = sorted(by_step)
         panels.setdefault(STRATA_TITLES[metric], []).append(Curve(stratum, steps, [by_step[s] for s in steps]))
     return panels
+
+
+def seeds_strata_panels(runs: list) -> dict:
+    """Held-out metrics per stratum across seeds: one panel per metric, one curve per stratum, each point the mean
+    over seeds with its 95% interval (``rl_reasoner.seeds.across_seeds``: only steps every seed evaluated)."""
+    from rl_reasoner.report.runs import Curve
+    from rl_reasoner.seeds import across_seeds
+    from rl_reasoner.strata import natural_order
+
+    found = []
+    for (_, name), points in across_seeds([run.evals for run in runs]).items():
+        match = _STRATUM_METRIC.fullmatch(name)
+        if match and match["metric"] in STRATA_TITLES:
+            found.append((match["metric"], match["stratum"], points))
+    panels: dict[str, list] = {}
+    for metric, stratum, points in sorted(found, key=lambda item: (
+            list(STRATA_TITLES).index(item[0]), natural_order(item[1].split("=")[-1]))):
+        panels.setdefault(STRATA_TITLES[metric], []).append(Curve(
+            stratum, [step for step, _ in points], [i.value for _, i in points],
+            low=[i.low for _, i in points], high=[i.high for _, i in points]))
+    return panels
+
+
+def seeds_strata_html(runs: list, out_dir) -> str:
+    """Draw ``strata_seeds.png`` (:func:`seeds_strata_panels`) into ``out_dir``; its ``<figure>`` tag, or "" (and no
+    stale file) when the runs have no per-stratum metrics at a step common to every seed."""
+    from rl_reasoner.report.figures import FigureSpec, build_figure
+
+    spec = FigureSpec("strata_seeds.png", f"Held-out per difficulty stratum across {len(runs)} seeds: mean and 95% "
+                      "interval", lambda _: seeds_strata_panels(runs), "eval.jsonl of every seed")
+    figure = build_figure(spec, runs[:1])  # one set of curves, already aggregated over the seeds
+    if figure is None:
+        (out_dir / spec.file_name).unlink(missing_ok=True)
+        return ""
+    figure.savefig(out_dir / spec.file_name, dpi=90)
+    return f'<figure><img src="{spec.file_name}" alt="{html.escape(spec.title, quote=True)}"></figure>'
 
 
 def figure_specs() -> tuple:

@@ -222,7 +222,8 @@ def _seeds_section(runs: list[Run], out_dir: Path) -> str:
         axes.set_title(f"held-out {task}", fontsize=10)
         axes.set_xlabel("step")
         axes.grid(alpha=0.3)
-        axes.legend(fontsize=7)
+        if axes.get_legend_handles_labels()[0]:  # a task whose held-out metrics are all per stratum draws no line
+            axes.legend(fontsize=7)
     figure.savefig(out_dir / "seeds.png", dpi=90)
     rows = []
     for (task, metric), points in aggregated.items():
@@ -233,6 +234,7 @@ def _seeds_section(runs: list[Run], out_dir: Path) -> str:
     return (f"<h2>Across seeds</h2>\n<p>{len(runs)} seeds ({_e(', '.join(run.name for run in runs))}): mean "
             f"<small>[95% interval, Student t over seeds]</small> at every step every seed evaluated.</p>\n"
             f'<figure><img src="seeds.png" alt="held-out metrics across seeds"></figure>\n'
+            + growth_report.seeds_strata_html(runs, out_dir) + "\n"
             f"<table><tr><th>task</th><th>metric</th>{header}</tr>\n" + "\n".join(rows) + "</table>")
 
 
