@@ -180,6 +180,80 @@ def test_report_draws_the_growth_plots(tmp_path):
     assert (index.parent / "steps.png").is_file() and (index.parent / "strata.png").is_file()
 
 
+def test_report_across_seeds_draws_each_stratum_with_its_band(tmp_path):
+    from rl_reasoner.growth_report import seeds_strata_panels
+
+    job = tmp_path / "job"
+    for seed, end in enumerate((0.2, 0.3, 0.4)):
+        run = job / f"seed-{seed}"
+        run.mkdir(parents=True)
+        (run / "config.yaml").write_text("run: {}\n")
+        records = [("accuracy[terms=5]", 0, 0.1), ("accuracy[terms=5]", 10, end), ("length_terminated[terms=5]", 0, 30),
+                   ("length_terminated[terms=5]", 10, 40 + 10 * seed), ("accuracy[terms=2]", 0, 0.6)]
+        if seed < 2:  # a step only two of the three seeds evaluated is left out
+            records.append(("accuracy[terms=5]", 5, 0.5))
+        (run / "eval.jsonl").write_text("".join(json.dumps({"step": step, "task": "chain_sum", "metric": metric,
+                                                            "value": value}) + "\n" for metric, step, value in records))
+    panels = seeds_strata_panels([load_run(job / f"seed-{s}") for s in range(3)])
+    accuracy = {c.label: c for c in panels["held-out accuracy per stratum"]}
+    assert list(accuracy) == ["terms=2", "terms=5"]
+    five = accuracy["terms=5"]
+    assert five.steps == [0, 10] and five.values == pytest.approx([0.1, 0.3])
+    assert five.low[1] < 0.3 < five.high[1] and five.low[0] == pytest.approx(0.1)  # three equal values: no spread
+    length = panels["held-out length of terminated completions (tokens)"][0]
+    assert length.values == pytest.approx([30, 50]) and length.high[1] - length.low[1] > 20
+    index = write_report([job])
+    assert (index.parent / "strata_seeds.png").is_file()
+    assert 'src="strata_seeds.png"' in index.read_text()
+
+
+def _growth_claim():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "growth_claim.py"
+    spec = importlib.util.spec_from_file_location("growth_claim", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _seed_records(job, seed, accuracy, length, totals):
+    run = job / f"seed-{seed}"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("run: {}\n")
+    records = [{"step": step, "task": "chain_sum", "metric": f"{metric}[terms=5]", "value": values[i]}
+               for i, step in enumerate((0, 20)) for metric, values in
+               (("accuracy", accuracy), ("length_terminated", length), ("intermediate_correct", totals))]
+    (run / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_growth_claim_needs_all_three_conditions_across_seeds(tmp_path, capsys):
+    claim = _growth_claim()
+    grown = tmp_path / "grown"
+    for seed, (end, length) in enumerate(((0.40, 45.0), (0.46, 48.0), (0.52, 40.0))):
+        _seed_records(grown, seed, (0.2, end), (30.0, length), (0.1, 0.8 + 0.1 * seed))
+    assert claim.judge(grown, "terms=5") is True
+    assert "claim MET on terms=5" in capsys.readouterr().out
+
+    short = tmp_path / "short"  # accuracy and running totals up, but the answers stay short: x1.1, not x1.3
+    for seed, end in enumerate((0.40, 0.46, 0.52)):
+        _seed_records(short, seed, (0.2, end), (30.0, 33.0), (0.1, 0.8))
+    assert claim.judge(short, "terms=5") is False
+    out = capsys.readouterr().out
+    assert "length x1.3 no" in out and "accuracy up yes" in out
+
+    noisy = tmp_path / "noisy"  # one seed fell: the interval over seeds includes 0
+    for seed, end in enumerate((0.60, 0.05, 0.50)):
+        _seed_records(noisy, seed, (0.2, end), (30.0, 60.0), (0.1, 0.8 + 0.1 * seed))
+    assert claim.judge(noisy, "terms=5") is False
+    assert "accuracy up no" in capsys.readouterr().out
+
+    single = tmp_path / "single"
+    _seed_records(single, 0, (0.2, 0.9), (30.0, 60.0), (0.1, 0.9))
+    assert claim.judge(single, "terms=5") is False  # one seed has no interval: no rise can be claimed
+
+
 def test_aha_corrections_find_the_first_self_corrected_sum(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
