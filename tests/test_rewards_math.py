@@ -279,28 +279,37 @@ def test_killed_workers_under_load_never_turn_a_correct_answer_into_zero():
     math_reward.clear_cache()
     pool = math_reward.shared_pool(math_reward.VERIFY_FUNCTION, warm_up=math_reward.WARM_UP_FUNCTION)
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
-    completions = [rf"<answer>\cos 0 + {n}</answer>" for n in range(1, 41)]
-    answers = [str(n + 1) for n in range(1, 41)]
-    results = {}
-    batch = threading.Thread(target=lambda: results.update(scores=reasons_of(completions, answers)))
-    killed = 0
+    completions = [rf"<answer>\cos 0 + {n}</answer>" for n in range(1, 81)]
+    answers = [str(n + 1) for n in range(1, 81)]
+    killed, scores, reasons = 0, [], []
     try:
-        batch.start()
-        while batch.is_alive() and killed < 4:
-            busy = [worker for worker in list(pool._workers) if worker.job is not None]
-            if busy:
-                try:
-                    os.kill(busy[0].process.pid, signal.SIGKILL)
-                    killed += 1
-                except ProcessLookupError:
-                    pass
-            batch.join(timeout=0.2)
-        batch.join()
+        # A batch can finish between two looks at the pool; grade fresh batches until a kill landed mid-batch.
+        for _ in range(5):
+            math_reward.clear_cache()
+            results = {}
+            batch = threading.Thread(target=lambda out=results: out.update(scores=reasons_of(completions, answers)))
+            kills_before = killed
+            batch.start()
+            while batch.is_alive() and killed - kills_before < 4:
+                busy = [worker for worker in list(pool._workers) if worker.job is not None]
+                if busy:
+                    try:
+                        os.kill(busy[0].process.pid, signal.SIGKILL)
+                        killed += 1
+                    except ProcessLookupError:
+                        pass
+                    batch.join(timeout=0.2)
+                else:
+                    batch.join(timeout=0.005)
+            batch.join()
+            scores += results["scores"][0]
+            reasons += results["scores"][1]
+            if killed:
+                break
     finally:
         for burner in burners:
             burner.kill()
             burner.wait()
-    scores, reasons = results["scores"]
     assert killed >= 1
     assert all(score in (1.0, None) for score in scores), list(zip(scores, reasons))
     assert all(reason in ("correct", "timeout", "error") for reason in reasons)
