@@ -9,7 +9,9 @@ model, score them with the job's accuracy reward, and print per stratum:
   A stratum never solved gives GRPO groups with zero advantage;
 - the mean length (tokens) of all, correct and wrong completions, and of the terminated ones (not cut off);
 - the correlation of length with correctness (point-biserial: Pearson's r of tokens with 0/1);
-- correct running totals written per completion (``rl_reasoner.chain_steps``) for chained sums;
+- correct running totals written per completion (``rl_reasoner.chain_steps``) for chained sums, and do steps pay:
+  pass@1 of the completions that write at least one correct running total against that of the others. Length is a
+  proxy; this is the thing itself (a short guess and a long ramble are both "no steps");
 - a verdict: RL sharpens what the model already samples, so length can grow with reward only if correct answers
   are longer than the model's usual answer. Judged on terminated completions (one cut off at the budget that ends
   on the right number is luck): "yes" when the correct ones are longer than the mean and r > 0; "no" when they are
@@ -116,9 +118,27 @@ def stratum_stats(samples: list[dict], k: int) -> dict:
         "length_correct_terminated": _mean([s["num_tokens"] for s in correct if not s["truncated"]]),
         "r_length_correct": correlation([s["num_tokens"] for s in decided], [float(s["correct"]) for s in decided]),
         "intermediate_correct": _mean(steps),
+        **steps_pay(decided),
     }
     stats["verdict"] = growth_verdict(stats)
     return stats
+
+
+def steps_pay(decided: list[dict]) -> dict:
+    """pass@1 of the decided completions that write a correct running total (``with_steps``) and of the others
+    (``without_steps``), with their counts; {} when no completion is a chained sum.
+
+    >>> steps_pay([{"correct": True, "intermediate_correct": 1}, {"correct": False, "intermediate_correct": 2},
+    ...            {"correct": False, "intermediate_correct": 0}])
+    {'with_steps': 2, 'pass@1_with_steps': 0.5, 'without_steps': 1, 'pass@1_without_steps': 0.0}
+    """
+    chains = [s for s in decided if s.get("intermediate_correct") is not None]
+    if not chains:
+        return {}
+    with_steps = [bool(s["correct"]) for s in chains if s["intermediate_correct"] > 0]
+    without = [bool(s["correct"]) for s in chains if s["intermediate_correct"] == 0]
+    return {"with_steps": len(with_steps), "pass@1_with_steps": _mean(with_steps),
+            "without_steps": len(without), "pass@1_without_steps": _mean(without)}
 
 
 def baseline_path(config: JobConfig) -> Path:
@@ -132,7 +152,8 @@ def format_table(strata: dict[str, dict], k: int) -> str:
         return "-" if value is None else format(value, fmt)
 
     header = f"{'stratum':>7} {'prompts':>7} {'pass@1':>6} {f'pass@{k}':>6} {'solved':>6} {'len':>5} " \
-             f"{'len ok':>6} {'len bad':>7} {'r(len,ok)':>9} {'steps ok':>8} {'trunc':>5}  verdict"
+             f"{'len ok':>6} {'len bad':>7} {'r(len,ok)':>9} {'steps ok':>8} {'ok|steps':>11} {'ok|none':>11} " \
+             f"{'trunc':>5}  verdict"
     lines = [header]
     for name, s in strata.items():
         lines.append(
@@ -140,8 +161,15 @@ def format_table(strata: dict[str, dict], k: int) -> str:
             f"{s['solved_prompts']:>3}/{s['prompts']:<2} {num(s['length_mean'], '.0f'):>5} "
             f"{num(s['length_correct'], '.0f'):>6} {num(s['length_wrong'], '.0f'):>7} "
             f"{num(s['r_length_correct'], '+.2f'):>9} {num(s['intermediate_correct'], '.2f'):>8} "
+            f"{_rate(s, 'with_steps'):>11} {_rate(s, 'without_steps'):>11} "
             f"{num(s['truncated'], '.2f'):>5}  {s['verdict']}")
     return "\n".join(lines)
+
+
+def _rate(stats: dict, group: str) -> str:
+    """'0.11 of 53' for the table's steps-pay columns; '-' when the group is empty or not a chained sum."""
+    rate = stats.get(f"pass@1_{group}")
+    return "-" if rate is None else f"{rate:.2f} of {stats[group]}"
 
 
 def sample_rows(model, job, rows: list[dict], *, samples: int, temperature: float, stratum: str) -> list[dict]:

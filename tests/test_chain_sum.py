@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from rl_reasoner import chain_steps, strata
-from rl_reasoner.baseline import correlation, growth_verdict, stratum_stats
+from rl_reasoner.baseline import correlation, format_table, growth_verdict, stratum_stats
 from rl_reasoner.cli import main
 from rl_reasoner.growth_report import steps_panels, strata_panels
 from rl_reasoner.report import load_run, write_report
@@ -139,6 +139,12 @@ def test_stratum_stats_and_verdict():
     lucky = stratum_stats([{**s, "truncated": bool(s["correct"])} for s in samples[:8]], k=4)
     assert lucky["correct_truncated"] == 2 and lucky["verdict"].startswith("no signal")  # cut-off luck is no signal
     assert correlation([1, 2, 3], [0, 0, 0]) is None
+    # do steps pay: the two right answers wrote a running total, the six wrong ones none; the undecided one is left out
+    assert (stats["with_steps"], stats["pass@1_with_steps"]) == (2, 1.0)
+    assert (stats["without_steps"], stats["pass@1_without_steps"]) == (6, 0.0)
+    assert "1.00 of 2" in format_table({"3": stats}, 4) and "0.00 of 6" in format_table({"3": stats}, 4)
+    not_chains = stratum_stats([{**s, "intermediate_correct": None} for s in samples], k=4)
+    assert "with_steps" not in not_chains and " - " in format_table({"all": not_chains}, 4)
 
 
 def test_baseline_command_reports_a_missing_config_as_one_error(capsys):
