@@ -216,12 +216,12 @@ def test_report_across_seeds_draws_each_stratum_with_its_band(tmp_path):
     assert 'src="strata_seeds.png"' in index.read_text()
 
 
-def _growth_claim():
+def _bench(name):
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "bench" / "growth_claim.py"
-    spec = importlib.util.spec_from_file_location("growth_claim", path)
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -238,7 +238,7 @@ def _seed_records(job, seed, accuracy, length, totals):
 
 
 def test_growth_claim_needs_all_three_conditions_across_seeds(tmp_path, capsys):
-    claim = _growth_claim()
+    claim = _bench("growth_claim")
     grown = tmp_path / "grown"
     for seed, (end, length) in enumerate(((0.40, 45.0), (0.46, 48.0), (0.52, 40.0))):
         _seed_records(grown, seed, (0.2, end), (30.0, length), (0.1, 0.8 + 0.1 * seed))
@@ -306,3 +306,13 @@ def test_one_step_on_chain_sum_with_the_recipe_levers_logs_running_totals_and_st
     evals = {(r["step"], r["metric"]) for r in read_jsonl(run / "eval.jsonl")}
     for step in (0, 1):
         assert {(step, f"accuracy[terms={n}]") for n in (2, 3, 4, 5)} <= evals
+
+
+def test_steps_pay_reproduces_the_docs_table_from_a_kept_record():
+    from pathlib import Path
+
+    record = Path(__file__).resolve().parents[1] / "bench/results/reasoning_growth/worked_example/baseline.json"
+    bench = _bench("steps_pay")
+    (rows,) = bench.records(record).values()
+    assert bench.summary(rows) == ("with a running total 6/53, without 4/139; two-number sums right 379/486, "
+                                   "3+ numbers at once 24/186")  # the worked-example row of docs/reasoning_growth.md
