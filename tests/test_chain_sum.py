@@ -316,3 +316,24 @@ def test_steps_pay_reproduces_the_docs_table_from_a_kept_record():
     (rows,) = bench.records(record).values()
     assert bench.summary(rows) == ("with a running total 6/53, without 4/139; two-number sums right 379/486, "
                                    "3+ numbers at once 24/186")  # the worked-example row of docs/reasoning_growth.md
+
+
+def test_chain_lengths_counts_the_equations_written_per_stratum():
+    from collections import Counter
+
+    bench = _bench("chain_lengths")
+    samples = [{"step": 0, "question": "What is 1 + 2 + 3?", "completion": " 1 + 2 = 3. 3 + 3 = 6. </think> 6"},
+               {"step": 0, "question": "What is 1 + 2 + 3?", "completion": " 6 </think> <answer>6</answer>"},
+               {"step": 4, "question": "What is 1 + 2 + 3 + 4?", "completion": " 1 + 2 = 3. 3 + 3 = 6. 6 + 4 = 10."},
+               {"step": 4, "question": "What is 7 * 2?", "completion": " 7 * 2 = 14"}]
+    assert bench.counts(samples, cap=6) == {(0, 3): Counter({2: 1, 0: 1}), (4, 4): Counter({3: 1})}
+    assert bench.counts(samples, cap=2)[(4, 4)] == Counter({2: 1})  # capped
+
+
+def test_chain_lengths_reads_pilot_10s_kept_record():
+    from pathlib import Path
+
+    seed = Path(__file__).resolve().parents[1] / "bench/results/reasoning_growth/example_no2/seed-1"
+    lines = _bench("chain_lengths").table(seed, cap=6)
+    # the docs' finding: after 24 steps the worked example's two equations, whatever the chain's length
+    assert "seed-1 step  24 terms=5 (needs 4): 1: 5, 2: 43, 3: 2 of 50; exactly 4: 0/50" in lines
