@@ -169,7 +169,7 @@ def cmd_train(args):
 
 @_wrap
 def cmd_eval(args):
-    from rl_reasoner.evaluate import run_eval
+    from rl_reasoner.posthoc import run_eval
 
     run_eval(Path(args.target), checkpoint=args.checkpoint, overrides=args.overrides, label=args.label)
 

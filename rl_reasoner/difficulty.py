@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rl_reasoner.config import JobConfig
 from rl_reasoner.correct import tally
-from rl_reasoner.sampling import informative_probability, read_pass_rates, write_pass_rates  # noqa: F401 (the file's API)
+from rl_reasoner.curriculum import informative_probability, read_pass_rates, write_pass_rates  # noqa: F401 (the file's API)
 
 
 def pass_rates_path(config: JobConfig) -> Path:

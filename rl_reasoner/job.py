@@ -117,7 +117,7 @@ def check_training_inputs(config: JobConfig, job: Job) -> None:
     """What needs the task's rows, checked before the model is loaded: the pass-rate file (readable, written for
     these training prompts)."""
     if config.sampling.pass_rates and (config.sampling.dynamic or config.sampling.curriculum):
-        from rl_reasoner.sampling import read_pass_rates
+        from rl_reasoner.curriculum import read_pass_rates
 
         rates, _ = read_pass_rates(config.sampling.pass_rates)
         if not set(rates) & {str(row["id"]) for row in job.train_rows}:

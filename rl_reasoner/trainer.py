@@ -47,14 +47,12 @@ from trl import GRPOTrainer
 from rl_reasoner import shared_prefix
 from rl_reasoner.config import SamplingConfig
 from rl_reasoner.correct import tally
+from rl_reasoner.curriculum import PassRateTracker, PromptSampler, prompt_key
 from rl_reasoner.sampling import (
-    PassRateTracker,
-    PromptSampler,
     batch_stats,
     informative_groups,
     merge_groups,
     plan_batch,
-    prompt_key,
     shortfall,
     split_by_process,
     total_rewards,
@@ -128,7 +126,7 @@ class ReasonerTrainer(GRPOTrainer):
         else:
             keys = [prompt_key(dataset[i]) for i in range(len(dataset))]
         if self.sampling.pass_rates:
-            from rl_reasoner.sampling import read_pass_rates
+            from rl_reasoner.curriculum import read_pass_rates
 
             rates, samples = read_pass_rates(self.sampling.pass_rates)
             known = set(keys) & set(rates)

@@ -9,17 +9,15 @@ from collections import Counter
 import pytest
 import torch
 
-from rl_reasoner import sampling
+from rl_reasoner import curriculum, sampling
 from rl_reasoner.config import SamplingConfig
+from rl_reasoner.curriculum import PassRateTracker, PromptSampler, prompt_weight
 from rl_reasoner.sampling import (
-    PassRateTracker,
-    PromptSampler,
     batch_stats,
     concat_batches,
     informative_groups,
     merge_groups,
     plan_batch,
-    prompt_weight,
     select_groups,
     shortfall,
     total_rewards,
@@ -28,6 +26,7 @@ from rl_reasoner.sampling import (
 
 def test_docstring_examples_hold():
     assert doctest.testmod(sampling).failed == 0
+    assert doctest.testmod(curriculum).failed == 0
 
 
 # -- the group filter -------------------------------------------------------------------------------------------
