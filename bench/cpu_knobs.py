@@ -39,18 +39,12 @@ def main() -> None:
     from rl_reasoner.trainer import ReasonerTrainer
 
     batch = default_batch(opts.completion_length)
-    trainer, model = batch.trainer, batch.trainer.model
+    model = batch.trainer.model
     generation = GenerationConfig(max_new_tokens=batch.length, min_new_tokens=batch.length, do_sample=True,
                                   temperature=0.7, pad_token_id=batch.tokenizer.pad_token_id)
 
-    def train_pass(input_ids=batch.input_ids, mask=batch.mask, length=batch.length):
-        model.zero_grad()
-        start = time.perf_counter()
-        logps, _, _ = ReasonerTrainer._get_per_token_logps_and_entropies(trainer, model, input_ids, mask, length,
-                                                                         compute_entropy=True)
-        ratio = torch.exp(logps - logps.detach())
-        (-(ratio * batch.advantages).sum() / logps.numel()).backward()
-        return time.perf_counter() - start
+    def train_pass(input_ids=None, mask=None, length=None):
+        return batch.timed_pass(ReasonerTrainer._get_per_token_logps_and_entropies, input_ids, mask, length)
 
     def generate():
         start = time.perf_counter()

@@ -45,6 +45,23 @@ class Batch:
     completion_mask: object
     advantages: object
 
+    def timed_pass(self, method, input_ids=None, mask=None, length=None) -> float:
+        """Seconds of one training pass with ``method`` (a ``_get_per_token_logps_and_entropies``): log-probs and
+        entropies, then the GRPO loss's backward, on this batch or on ``input_ids``/``mask``/``length`` instead."""
+        import torch
+
+        input_ids = self.input_ids if input_ids is None else input_ids
+        mask = self.mask if mask is None else mask
+        length = self.length if length is None else length
+        model = self.trainer.model
+        model.zero_grad()
+        start = time.perf_counter()
+        logps, _, _ = method(self.trainer, model, input_ids, mask, length, compute_entropy=True)
+        ratio = torch.exp(logps - logps.detach())
+        completion_mask = mask[:, -length:]
+        (-(ratio * self.advantages * completion_mask).sum() / completion_mask.sum()).backward()
+        return time.perf_counter() - start
+
 
 def default_batch(completion_length: int, groups: int = 2) -> Batch:
     """The default job's trainer and a batch of ``groups`` prompts x its group size, ``completion_length`` tokens."""
@@ -92,17 +109,7 @@ def main() -> None:
     batch = default_batch(opts.completion_length)
     trainer, config, job, tokenizer = batch.trainer, batch.config, batch.job, batch.tokenizer
     groups, size, length, width = batch.groups, batch.size, batch.length, batch.width
-    prompt_ids, prompt_mask, input_ids, mask = batch.prompt_ids, batch.prompt_mask, batch.input_ids, batch.mask
-    completion_mask, advantages = batch.completion_mask, batch.advantages
-    model = trainer.model
-
-    def train_pass(method):
-        model.zero_grad()
-        start = time.perf_counter()
-        logps, entropies, _ = method(trainer, model, input_ids, mask, length, compute_entropy=True)
-        ratio = torch.exp(logps - logps.detach())
-        (-(ratio * advantages * completion_mask).sum() / completion_mask.sum()).backward()
-        return time.perf_counter() - start
+    prompt_ids, prompt_mask = batch.prompt_ids, batch.prompt_mask
 
     plain_model = load_model(job.model_path, config.model)
     shared_model = trainer.model
@@ -121,7 +128,7 @@ def main() -> None:
         order = ["TRL", "shared"] if r % 2 == 0 else ["shared", "TRL"]
         for side in order:
             method = (GRPOTrainer if side == "TRL" else ReasonerTrainer)._get_per_token_logps_and_entropies
-            times[f"pass: {side}"].append(train_pass(method))
+            times[f"pass: {side}"].append(batch.timed_pass(method))
             gen_key, gen_model = (("generate: plain", plain_model) if side == "TRL"
                                   else ("generate: shared prefill", shared_model))
             times[gen_key].append(generate(gen_model))
