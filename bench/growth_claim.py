@@ -27,7 +27,8 @@ sys.path.insert(0, str(REPO))
 from rl_reasoner.seeds import seed_dirs  # noqa: E402
 from rl_reasoner.stats import paired_change, seed_interval  # noqa: E402
 
-METRICS = ("accuracy", "length_terminated", "intermediate_correct")
+RISING = ("accuracy", "intermediate_correct")
+"""The metrics that must rise (with their interval over seeds); the third condition is the length ratio."""
 LENGTH_FACTOR = 1.3
 
 
@@ -59,18 +60,22 @@ def judge(job: Path, stratum: str) -> bool:
     per_seed: dict[str, dict[str, tuple[int, float, int, float]]] = {}
     for name, records in evals.items():
         per_seed[name] = {}
-        for metric in METRICS:
+        for metric in RISING:
             values = stratum_values(records, f"{metric}[{stratum}]")
             if len(values) < 2:
                 sys.exit(f"{job / name}: {metric}[{stratum}] has {len(values)} evaluation(s); start and end needed")
             first, last = min(values), max(values)
             per_seed[name][metric] = (first, values[first], last, values[last])
+        # No terminated completion in an evaluation (every answer cut off at the budget) records no length: None.
+        first, _, last, _ = per_seed[name]["accuracy"]
+        lengths = stratum_values(records, f"length_terminated[{stratum}]")
+        per_seed[name]["length_terminated"] = (first, lengths.get(first), last, lengths.get(last))
     print(f"{job}: {len(seeds)} seed(s), stratum {stratum}, start -> end per seed")
     for name, rows in per_seed.items():
-        print(f"  {name}: " + "; ".join(f"{m} {a:.3f} (step {s}) -> {b:.3f} (step {t})"
+        print(f"  {name}: " + "; ".join(f"{m} {_value(a)} (step {s}) -> {_value(b)} (step {t})"
                                        for m, (s, a, t, b) in rows.items()))
     verdicts = []
-    changes = {m: seed_interval([rows[m][3] - rows[m][1] for rows in per_seed.values()]) for m in METRICS}
+    changes = {m: seed_interval([rows[m][3] - rows[m][1] for rows in per_seed.values()]) for m in RISING}
     accuracy = changes["accuracy"]
     spread = "[95% t interval]" if len(seeds) > 1 else "(one seed: no interval over seeds)"
     print(f"\n1. accuracy change, mean over seeds {spread}: {accuracy.value:+.3f}"
@@ -91,13 +96,21 @@ def judge(job: Path, stratum: str) -> bool:
             paired = paired_change([sum(before[p]) / len(seeds) for p in common],
                                    [sum(after[p]) / len(seeds) for p in common])
             print(f"   per problem, paired ({len(common)} problems, averaged over the seeds): {paired}")
-    ratios = [rows["length_terminated"][3] / rows["length_terminated"][1] for rows in per_seed.values()
-              if rows["length_terminated"][1] > 0]
-    start = sum(rows["length_terminated"][1] for rows in per_seed.values()) / len(per_seed)
-    end = sum(rows["length_terminated"][3] for rows in per_seed.values()) / len(per_seed)
-    print(f"2. terminated length: {start:.1f} -> {end:.1f} tokens (x{end / start if start else float('nan'):.2f}); "
-          f"per seed x" + ", x".join(f"{r:.2f}" for r in ratios) + f"; needed x{LENGTH_FACTOR}")
-    verdicts.append(start > 0 and end >= LENGTH_FACTOR * start)
+    cut = [name for name, rows in per_seed.items()
+           if rows["length_terminated"][1] is None or rows["length_terminated"][3] is None]
+    if cut:
+        print(f"2. terminated length: no terminated completion at the start or the end of {', '.join(cut)} (every "
+              f"answer cut off at the budget): no ratio, the x{LENGTH_FACTOR} condition counts as not met")
+        verdicts.append(False)
+    else:
+        ratios = [rows["length_terminated"][3] / rows["length_terminated"][1] for rows in per_seed.values()
+                  if rows["length_terminated"][1] > 0]
+        start = sum(rows["length_terminated"][1] for rows in per_seed.values()) / len(per_seed)
+        end = sum(rows["length_terminated"][3] for rows in per_seed.values()) / len(per_seed)
+        ratio = end / start if start else float("nan")
+        print(f"2. terminated length: {start:.1f} -> {end:.1f} tokens (x{ratio:.2f}); per seed x"
+              + ", x".join(f"{r:.2f}" for r in ratios) + f"; needed x{LENGTH_FACTOR}")
+        verdicts.append(start > 0 and end >= LENGTH_FACTOR * start)
     totals = changes["intermediate_correct"]
     print(f"3. correct running totals per completion, change {spread}: {totals.value:+.3f}"
           + (f" [{totals.low:+.3f}, {totals.high:+.3f}]" if len(seeds) > 1 else ""))
@@ -107,6 +120,10 @@ def judge(job: Path, stratum: str) -> bool:
           f"length x{LENGTH_FACTOR} {'yes' if verdicts[1] else 'no'}, running totals up {'yes' if verdicts[2] else 'no'}"
           + ("" if len(seeds) > 1 else " (one seed: no interval, so no rise can be claimed)"))
     return met
+
+
+def _value(value: float | None) -> str:
+    return "none terminated" if value is None else f"{value:.3f}"
 
 
 def main() -> None:

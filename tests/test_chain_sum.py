@@ -233,7 +233,8 @@ def _seed_records(job, seed, accuracy, length, totals):
     (run / "config.yaml").write_text("run: {}\n")
     records = [{"step": step, "task": "chain_sum", "metric": f"{metric}[terms=5]", "value": values[i]}
                for i, step in enumerate((0, 20)) for metric, values in
-               (("accuracy", accuracy), ("length_terminated", length), ("intermediate_correct", totals))]
+               (("accuracy", accuracy), ("length_terminated", length), ("intermediate_correct", totals))
+               if values[i] is not None]  # no length_terminated when every answer was cut off
     (run / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
@@ -261,6 +262,18 @@ def test_growth_claim_needs_all_three_conditions_across_seeds(tmp_path, capsys):
     single = tmp_path / "single"
     _seed_records(single, 0, (0.2, 0.9), (30.0, 60.0), (0.1, 0.9))
     assert claim.judge(single, "terms=5") is False  # one seed has no interval: no rise can be claimed
+
+
+def test_growth_claim_judges_a_start_where_every_answer_was_cut_off(tmp_path, capsys):
+    claim = _bench("growth_claim")
+    looped = tmp_path / "looped"  # step 0 ran every answer to the budget: no terminated length to compare with
+    for seed, end in enumerate((0.40, 0.46, 0.52)):
+        _seed_records(looped, seed, (0.2, end), (None, 60.0), (0.1, 0.8 + 0.1 * seed))
+    assert claim.judge(looped, "terms=5") is False
+    out = capsys.readouterr().out
+    assert "none terminated (step 0) -> 60.000 (step 20)" in out
+    assert "no terminated completion at the start or the end of seed-0, seed-1, seed-2" in out
+    assert "accuracy up yes, length x1.3 no, running totals up yes" in out
 
 
 def test_aha_corrections_find_the_first_self_corrected_sum(tmp_path, capsys):
