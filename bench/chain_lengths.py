@@ -13,7 +13,6 @@ equations on longer chains; one that teaches a shape writes the same number on e
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rl_reasoner.chain_steps import equations, operands_of, think_block  # noqa: E402
+from rl_reasoner.rundir import read_jsonl  # noqa: E402
 from rl_reasoner.seeds import seed_dirs  # noqa: E402
 
 
@@ -42,8 +42,7 @@ def table(job: Path, cap: int) -> list[str]:
         path = seed / "eval_samples.jsonl"
         if not path.is_file():
             continue
-        samples = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        for (step, terms), counter in sorted(counts(samples, cap).items()):
+        for (step, terms), counter in sorted(counts(list(read_jsonl(path)), cap).items()):
             total = sum(counter.values())
             shares = ", ".join(f"{'≥' if k == cap else ''}{k}: {n}" for k, n in sorted(counter.items()))
             lines.append(f"{seed.name} step {step:>3} terms={terms} (needs {terms - 1}): {shares} of {total}; "

@@ -17,25 +17,19 @@ adds the per-problem paired change. Works on ``runs/<name>`` (from ``train --see
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from rl_reasoner.rundir import read_jsonl  # noqa: E402
 from rl_reasoner.seeds import seed_dirs  # noqa: E402
 from rl_reasoner.stats import paired_change, seed_interval  # noqa: E402
 
 RISING = ("accuracy", "intermediate_correct")
 """The metrics that must rise (with their interval over seeds); the third condition is the length ratio."""
 LENGTH_FACTOR = 1.3
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def stratum_values(records: list[dict], metric: str) -> dict[int, float]:
@@ -56,7 +50,7 @@ def per_problem_accuracy(samples: list[dict], step: int, stratum: str) -> dict[s
 
 def judge(job: Path, stratum: str) -> bool:
     seeds = seed_dirs(job) or [job]
-    evals = {seed.name: read_jsonl(seed / "eval.jsonl") for seed in seeds}
+    evals = {seed.name: list(read_jsonl(seed / "eval.jsonl")) for seed in seeds}
     per_seed: dict[str, dict[str, tuple[int, float, int, float]]] = {}
     for name, records in evals.items():
         per_seed[name] = {}
@@ -81,7 +75,7 @@ def judge(job: Path, stratum: str) -> bool:
     print(f"\n1. accuracy change, mean over seeds {spread}: {accuracy.value:+.3f}"
           + (f" [{accuracy.low:+.3f}, {accuracy.high:+.3f}]" if len(seeds) > 1 else ""))
     verdicts.append(len(seeds) > 1 and accuracy.low > 0)
-    samples = {seed.name: read_jsonl(seed / "eval_samples.jsonl") for seed in seeds}
+    samples = {seed.name: list(read_jsonl(seed / "eval_samples.jsonl")) for seed in seeds}
     if all(samples.values()):
         before: dict[str, list[float]] = {}
         after: dict[str, list[float]] = {}

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rl_reasoner.baseline import steps_pay  # noqa: E402
 from rl_reasoner.chain_steps import equations, think_block  # noqa: E402
+from rl_reasoner.rundir import read_jsonl  # noqa: E402
 
 
 def records(path: Path) -> dict[str, list[dict]]:
@@ -27,8 +28,7 @@ def records(path: Path) -> dict[str, list[dict]]:
     if path.suffix == ".json":
         return {str(path): json.loads(path.read_text())["completions"]}
     out: dict[str, list[dict]] = {}
-    for line in path.read_text().splitlines():
-        row = json.loads(line)
+    for row in read_jsonl(path):
         out.setdefault(row["variant"], []).append(row)
     return out
 
