@@ -42,7 +42,6 @@ class Batch:
     prompt_mask: object
     input_ids: object
     mask: object
-    completion_mask: object
     advantages: object
 
     def timed_pass(self, method, input_ids=None, mask=None, length=None) -> float:
@@ -86,10 +85,9 @@ def default_batch(completion_length: int, groups: int = 2) -> Batch:
         prompt_ids[r, width - len(ids):], prompt_mask[r, width - len(ids):] = torch.tensor(ids), 1
     generator = torch.Generator().manual_seed(0)
     completion_ids = torch.randint(0, len(tokenizer), (groups * size, completion_length), generator=generator)
-    completion_mask = torch.ones_like(completion_ids)
+    mask = torch.cat([prompt_mask, torch.ones_like(completion_ids)], 1)
     return Batch(trainer, config, job, tokenizer, groups, size, completion_length, width, prompt_ids, prompt_mask,
-                 torch.cat([prompt_ids, completion_ids], 1), torch.cat([prompt_mask, completion_mask], 1),
-                 completion_mask, torch.randn(groups * size, 1, generator=generator))
+                 torch.cat([prompt_ids, completion_ids], 1), mask, torch.randn(groups * size, 1, generator=generator))
 
 
 def main() -> None:
