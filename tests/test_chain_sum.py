@@ -350,3 +350,14 @@ def test_chain_lengths_reads_pilot_10s_kept_record():
     lines = _bench("chain_lengths").table(seed, cap=6)
     # the docs' finding: after 24 steps the worked example's two equations, whatever the chain's length
     assert "seed-1 step  24 terms=5 (needs 4): 1: 5, 2: 43, 3: 2 of 50; exactly 4: 0/50" in lines
+
+
+def test_chain_lengths_reads_pilot_12s_kept_record():
+    from pathlib import Path
+
+    seed = Path(__file__).resolve().parents[1] / "bench/results/reasoning_growth/example_96/seed-0"
+    lines = _bench("chain_lengths").table(seed, cap=6)
+    # the docs' finding: after 96 steps the equations written follow the chain (pilot 10 at 24 steps: two on 90%)
+    assert "seed-0 step   0 terms=5 (needs 4): 1: 1, 2: 9, 3: 7, 5: 3, ≥6: 30 of 50; exactly 4: 0/50" in lines
+    assert "seed-0 step  96 terms=5 (needs 4): 3: 20, 4: 29, ≥6: 1 of 50; exactly 4: 29/50" in lines
+    assert "seed-0 step  96 terms=3 (needs 2): 2: 49, 3: 1 of 50; exactly 2: 49/50" in lines
