@@ -361,3 +361,14 @@ def test_chain_lengths_reads_pilot_12s_kept_record():
     assert "seed-0 step   0 terms=5 (needs 4): 1: 1, 2: 9, 3: 7, 5: 3, ≥6: 30 of 50; exactly 4: 0/50" in lines
     assert "seed-0 step  96 terms=5 (needs 4): 3: 20, 4: 29, ≥6: 1 of 50; exactly 4: 29/50" in lines
     assert "seed-0 step  96 terms=3 (needs 2): 2: 49, 3: 1 of 50; exactly 2: 49/50" in lines
+
+
+def test_chain_lengths_reads_pilot_12s_second_seed():
+    from pathlib import Path
+
+    seed = Path(__file__).resolve().parents[1] / "bench/results/reasoning_growth/example_96/seed-1"
+    lines = _bench("chain_lengths").table(seed, cap=6)
+    # seed 1 was in pilot 10's two-equation shape at step 24 and wrote the chain by step 48 (docs, pilot 12)
+    assert "seed-1 step  24 terms=5 (needs 4): 2: 45, 3: 5 of 50; exactly 4: 0/50" in lines
+    assert "seed-1 step  48 terms=5 (needs 4): 2: 5, 3: 21, 4: 24 of 50; exactly 4: 24/50" in lines
+    assert "seed-1 step  96 terms=5 (needs 4): 3: 17, 4: 32, ≥6: 1 of 50; exactly 4: 32/50" in lines
