@@ -216,6 +216,25 @@ def test_report_across_seeds_draws_each_stratum_with_its_band(tmp_path):
     assert 'src="strata_seeds.png"' in index.read_text()
 
 
+def test_report_across_two_seeds_keeps_each_band_inside_its_metric_range(tmp_path):
+    # two seeds far apart (pilot 12 at step 24: 5 terms 30% and 4%): a t band (t = 12.7) would leave [0, 1]
+    from rl_reasoner.growth_report import seeds_strata_panels
+
+    job = tmp_path / "job"
+    for seed, (accuracy, length) in enumerate(((0.30, 32.8), (0.04, 22.4))):
+        run = job / f"seed-{seed}"
+        run.mkdir(parents=True)
+        (run / "config.yaml").write_text("run: {}\n")
+        (run / "eval.jsonl").write_text("".join(json.dumps({"step": 24, "task": "chain_sum", "metric": m, "value": v})
+                                                + "\n" for m, v in (("accuracy[terms=5]", accuracy),
+                                                                     ("length_terminated[terms=5]", length))))
+    panels = seeds_strata_panels([load_run(job / f"seed-{s}") for s in range(2)])
+    five = panels["held-out accuracy per stratum"][0]
+    assert five.values == pytest.approx([0.17]) and (five.low, five.high) == ([0.0], [1.0])
+    length = panels["held-out length of terminated completions (tokens)"][0]
+    assert length.low == [0.0] and length.high[0] == pytest.approx(27.6 + 12.706 * 5.2, abs=0.1)
+
+
 def _bench(name):
     import importlib.util
     from pathlib import Path
