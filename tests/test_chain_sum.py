@@ -362,32 +362,22 @@ def test_chain_lengths_counts_the_equations_written_per_stratum():
     assert bench.counts(samples, cap=2)[(4, 4)] == Counter({2: 1})  # capped
 
 
-def test_chain_lengths_reads_pilot_10s_kept_record():
+@pytest.mark.parametrize("seed, findings", [
+    # pilot 10 after 24 steps: the worked example's two equations, whatever the chain's length
+    ("example_no2/seed-1", ["seed-1 step  24 terms=5 (needs 4): 1: 5, 2: 43, 3: 2 of 50; exactly 4: 0/50"]),
+    # pilot 12 after 96 steps: the equations written follow the chain (pilot 10 at 24 steps: two on 90%)
+    ("example_96/seed-0", ["seed-0 step   0 terms=5 (needs 4): 1: 1, 2: 9, 3: 7, 5: 3, ≥6: 30 of 50; exactly 4: 0/50",
+                           "seed-0 step  96 terms=5 (needs 4): 3: 20, 4: 29, ≥6: 1 of 50; exactly 4: 29/50",
+                           "seed-0 step  96 terms=3 (needs 2): 2: 49, 3: 1 of 50; exactly 2: 49/50"]),
+    # pilot 12, seed 1: in pilot 10's two-equation shape at step 24, writing the chain by step 48
+    ("example_96/seed-1", ["seed-1 step  24 terms=5 (needs 4): 2: 45, 3: 5 of 50; exactly 4: 0/50",
+                           "seed-1 step  48 terms=5 (needs 4): 2: 5, 3: 21, 4: 24 of 50; exactly 4: 24/50",
+                           "seed-1 step  96 terms=5 (needs 4): 3: 17, 4: 32, ≥6: 1 of 50; exactly 4: 32/50"]),
+])
+def test_chain_lengths_reads_the_kept_records_as_the_docs_say(seed, findings):
     from pathlib import Path
 
-    seed = Path(__file__).resolve().parents[1] / "bench/results/reasoning_growth/example_no2/seed-1"
-    lines = _bench("chain_lengths").table(seed, cap=6)
-    # the docs' finding: after 24 steps the worked example's two equations, whatever the chain's length
-    assert "seed-1 step  24 terms=5 (needs 4): 1: 5, 2: 43, 3: 2 of 50; exactly 4: 0/50" in lines
-
-
-def test_chain_lengths_reads_pilot_12s_kept_record():
-    from pathlib import Path
-
-    seed = Path(__file__).resolve().parents[1] / "bench/results/reasoning_growth/example_96/seed-0"
-    lines = _bench("chain_lengths").table(seed, cap=6)
-    # the docs' finding: after 96 steps the equations written follow the chain (pilot 10 at 24 steps: two on 90%)
-    assert "seed-0 step   0 terms=5 (needs 4): 1: 1, 2: 9, 3: 7, 5: 3, ≥6: 30 of 50; exactly 4: 0/50" in lines
-    assert "seed-0 step  96 terms=5 (needs 4): 3: 20, 4: 29, ≥6: 1 of 50; exactly 4: 29/50" in lines
-    assert "seed-0 step  96 terms=3 (needs 2): 2: 49, 3: 1 of 50; exactly 2: 49/50" in lines
-
-
-def test_chain_lengths_reads_pilot_12s_second_seed():
-    from pathlib import Path
-
-    seed = Path(__file__).resolve().parents[1] / "bench/results/reasoning_growth/example_96/seed-1"
-    lines = _bench("chain_lengths").table(seed, cap=6)
-    # seed 1 was in pilot 10's two-equation shape at step 24 and wrote the chain by step 48 (docs, pilot 12)
-    assert "seed-1 step  24 terms=5 (needs 4): 2: 45, 3: 5 of 50; exactly 4: 0/50" in lines
-    assert "seed-1 step  48 terms=5 (needs 4): 2: 5, 3: 21, 4: 24 of 50; exactly 4: 24/50" in lines
-    assert "seed-1 step  96 terms=5 (needs 4): 3: 17, 4: 32, ≥6: 1 of 50; exactly 4: 32/50" in lines
+    kept = Path(__file__).resolve().parents[1] / "bench/results/reasoning_growth" / seed
+    lines = _bench("chain_lengths").table(kept, cap=6)
+    for finding in findings:
+        assert finding in lines
