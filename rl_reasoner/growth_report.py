@@ -24,9 +24,6 @@ STRATA_TITLES = {
     "length_terminated": "held-out length of terminated completions (tokens)",
     "intermediate_correct": "held-out correct running totals per completion",
 }
-# the range each held-out metric cannot leave: a band over few seeds (t = 12.7 for two) is clipped to it
-STRATA_BOUNDS = {"accuracy": (0.0, 1.0), "length_terminated": (0.0, float("inf")),
-                 "intermediate_correct": (0.0, float("inf"))}
 
 
 def steps_panels(run) -> dict:
@@ -66,8 +63,8 @@ def strata_panels(run) -> dict:
 
 def seeds_strata_panels(runs: list) -> dict:
     """Held-out metrics per stratum across seeds: one panel per metric, one curve per stratum, each point the mean
-    over seeds with its 95% interval (``rl_reasoner.seeds.across_seeds``: only steps every seed evaluated), clipped
-    to the metric's range (``STRATA_BOUNDS``: accuracy in [0, 1], lengths and counts >= 0)."""
+    over seeds with its 95% interval (``rl_reasoner.seeds.across_seeds``: only steps every seed evaluated, each
+    interval inside the metric's range)."""
     from rl_reasoner.report.runs import Curve
     from rl_reasoner.seeds import across_seeds
     from rl_reasoner.strata import natural_order
@@ -80,10 +77,9 @@ def seeds_strata_panels(runs: list) -> dict:
     panels: dict[str, list] = {}
     for metric, stratum, points in sorted(found, key=lambda item: (
             list(STRATA_TITLES).index(item[0]), natural_order(item[1].split("=")[-1]))):
-        floor, ceiling = STRATA_BOUNDS[metric]
         panels.setdefault(STRATA_TITLES[metric], []).append(Curve(
             stratum, [step for step, _ in points], [i.value for _, i in points],
-            low=[max(i.low, floor) for _, i in points], high=[min(i.high, ceiling) for _, i in points]))
+            low=[i.low for _, i in points], high=[i.high for _, i in points]))
     return panels
 
 

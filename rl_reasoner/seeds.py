@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from rl_reasoner.stats import Interval, seed_interval
+from rl_reasoner.strata import metric_range
 
 SEED_DIR = re.compile(r"seed-(\d+)")
 
@@ -68,7 +69,8 @@ def seed_dirs(path: Path) -> list[Path]:
 
 def across_seeds(evals_per_seed: list[list[dict]]) -> dict[tuple[str, str], list[tuple[int, Interval]]]:
     """For each (task, metric) of ``eval.jsonl``: at every step that *every* seed evaluated, the mean over seeds with
-    its 95% interval (clipped to [0, 1] for a proportion, i.e. a record with a Wilson interval). Records written by
+    its 95% interval, clipped to the metric's range: [0, 1] for a proportion (a record with a Wilson interval), and
+    ``rl_reasoner.strata.metric_range`` for the per-stratum metrics (their records carry no interval). Records written by
     ``rl-reasoner eval`` (with a ``checkpoint``) are left out.
 
     >>> seeds = [[{"step": 0, "task": "t", "metric": "accuracy", "value": v}] for v in (0.6, 0.7, 0.8)]
@@ -88,7 +90,7 @@ def across_seeds(evals_per_seed: list[list[dict]]) -> dict[tuple[str, str], list
                 proportions.add(key)
     out = {}
     for key, by_step in values.items():
-        bounds = (0.0, 1.0) if key in proportions else None
+        bounds = (0.0, 1.0) if key in proportions else metric_range(key[1])
         points = [(step, seed_interval(list(per_seed.values()), bounds)) for step, per_seed in sorted(by_step.items())
                   if len(per_seed) == len(evals_per_seed)]
         if points:

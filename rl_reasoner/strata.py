@@ -15,6 +15,23 @@ from rl_reasoner import chain_steps
 STRATUM_COLUMNS = ("terms", "difficulty")
 """Row columns that name a difficulty stratum; the first one a row has wins."""
 
+METRIC_RANGES = {"accuracy": (0.0, 1.0), "length_terminated": (0.0, float("inf")),
+                 "intermediate_correct": (0.0, float("inf"))}
+"""The range each per-stratum metric cannot leave: an interval over few seeds (Student t = 12.7 for two) is clipped
+to it (``rl_reasoner.seeds.across_seeds``)."""
+
+
+def metric_range(name: str) -> tuple[float, float] | None:
+    """The range of a per-stratum metric (or of the overall ``intermediate_correct``); ``None`` for other names.
+
+    >>> metric_range("accuracy[terms=5]"), metric_range("intermediate_correct"), metric_range("reward")
+    ((0.0, 1.0), (0.0, inf), None)
+    """
+    base, bracket, _ = name.partition("[")
+    if bracket or base == "intermediate_correct":
+        return METRIC_RANGES.get(base)
+    return None
+
 
 def stratum_column(row: dict) -> str | None:
     """The column that holds a row's stratum, or None.
