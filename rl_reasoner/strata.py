@@ -22,15 +22,12 @@ to it (``rl_reasoner.seeds.across_seeds``)."""
 
 
 def metric_range(name: str) -> tuple[float, float] | None:
-    """The range of a per-stratum metric (or of the overall ``intermediate_correct``); ``None`` for other names.
+    """The range of one of these metrics, per stratum or overall; ``None`` for other names.
 
     >>> metric_range("accuracy[terms=5]"), metric_range("intermediate_correct"), metric_range("reward")
     ((0.0, 1.0), (0.0, inf), None)
     """
-    base, bracket, _ = name.partition("[")
-    if bracket or base == "intermediate_correct":
-        return METRIC_RANGES.get(base)
-    return None
+    return METRIC_RANGES.get(name.partition("[")[0])
 
 
 def stratum_column(row: dict) -> str | None:
