@@ -7,7 +7,8 @@ three conditions of docs/reasoning_growth.md on the hardest stratum, start (firs
 3. correct running totals per completion rise (mean change over seeds with its interval).
 
 Each seed directory needs ``eval.jsonl`` (the per-stratum metrics of ``rl_reasoner.strata``); ``eval_samples.jsonl``
-adds the per-problem paired change. Works on ``runs/<name>`` (from ``train --seeds``) and on the copies kept in
+adds the per-problem paired change, and ``metrics.jsonl`` how long each seed took (steps, median step time, minutes:
+a learning figure is stated beside its step time). Works on ``runs/<name>`` (from ``train --seeds``) and on the copies kept in
 ``bench/results/reasoning_growth/<name>/seed-<s>/``.
 
     python bench/growth_claim.py runs/chain_anchor
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from statistics import median
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -48,6 +50,18 @@ def per_problem_accuracy(samples: list[dict], step: int, stratum: str) -> dict[s
             if r.get("step") == step and terms_of(str(r.get("question", ""))) == stratum}
 
 
+def timing(seed: Path) -> str:
+    """How long one seed took, from its ``metrics.jsonl``: steps, median step time, minutes of steps, and minutes from
+    the start to the last logged step (the evaluations before it included)."""
+    metrics = list(read_jsonl(seed / "metrics.jsonl"))
+    times = [float(r["step_time"]) for r in metrics if isinstance(r.get("step_time"), (int, float))]
+    if not times:
+        return "no step times recorded"
+    total = max((float(r["time"]) for r in metrics if isinstance(r.get("time"), (int, float))), default=sum(times))
+    return (f"{len(times)} steps, median step {median(times):.0f} s (mean {sum(times) / len(times):.0f}), "
+            f"{sum(times) / 60:.0f} min of steps, {total / 60:.0f} min to the last step")
+
+
 def judge(job: Path, stratum: str) -> bool:
     seeds = seed_dirs(job) or [job]
     evals = {seed.name: list(read_jsonl(seed / "eval.jsonl")) for seed in seeds}
@@ -65,9 +79,11 @@ def judge(job: Path, stratum: str) -> bool:
         lengths = stratum_values(records, f"length_terminated[{stratum}]")
         per_seed[name]["length_terminated"] = (first, lengths.get(first), last, lengths.get(last))
     print(f"{job}: {len(seeds)} seed(s), stratum {stratum}, start -> end per seed")
-    for name, rows in per_seed.items():
-        print(f"  {name}: " + "; ".join(f"{m} {_value(a)} (step {s}) -> {_value(b)} (step {t})"
-                                       for m, (s, a, t, b) in rows.items()))
+    for seed in seeds:
+        rows = per_seed[seed.name]
+        print(f"  {seed.name}: " + "; ".join(f"{m} {_value(a)} (step {s}) -> {_value(b)} (step {t})"
+                                            for m, (s, a, t, b) in rows.items()))
+        print(f"    took {timing(seed)}")
     verdicts = []
     changes = {m: seed_interval([rows[m][3] - rows[m][1] for rows in per_seed.values()]) for m in RISING}
     accuracy = changes["accuracy"]

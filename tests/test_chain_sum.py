@@ -295,6 +295,16 @@ def test_growth_claim_judges_a_start_where_every_answer_was_cut_off(tmp_path, ca
     assert "accuracy up yes, length x1.3 no, running totals up yes" in out
 
 
+def test_growth_claim_states_how_long_each_seed_took(tmp_path):
+    from pathlib import Path
+
+    claim = _bench("growth_claim")
+    kept = Path(__file__).resolve().parents[1] / "bench/results/reasoning_growth/example_96"
+    assert claim.timing(kept / "seed-0") == ("96 steps, median step 61 s (mean 73), 116 min of steps, "
+                                             "131 min to the last step")
+    assert claim.timing(tmp_path) == "no step times recorded"  # a seed kept without metrics.jsonl
+
+
 def test_aha_corrections_find_the_first_self_corrected_sum(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
