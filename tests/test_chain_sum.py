@@ -383,6 +383,10 @@ def test_chain_lengths_counts_the_equations_written_per_stratum():
     ("example_96/seed-1", ["seed-1 step  24 terms=5 (needs 4): 2: 45, 3: 5 of 50; exactly 4: 0/50",
                            "seed-1 step  48 terms=5 (needs 4): 2: 5, 3: 21, 4: 24 of 50; exactly 4: 24/50",
                            "seed-1 step  96 terms=5 (needs 4): 3: 17, 4: 32, ≥6: 1 of 50; exactly 4: 32/50"]),
+    # pilot 12, seed 2: three equations at step 24, the chain a lagging minority at 48, the majority by 96
+    ("example_96/seed-2", ["seed-2 step  24 terms=5 (needs 4): 1: 2, 2: 14, 3: 25, 4: 9 of 50; exactly 4: 9/50",
+                           "seed-2 step  48 terms=5 (needs 4): 1: 1, 2: 18, 3: 18, 4: 13 of 50; exactly 4: 13/50",
+                           "seed-2 step  96 terms=5 (needs 4): 3: 17, 4: 32, ≥6: 1 of 50; exactly 4: 32/50"]),
 ])
 def test_chain_lengths_reads_the_kept_records_as_the_docs_say(seed, findings):
     from pathlib import Path
