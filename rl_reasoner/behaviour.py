@@ -256,6 +256,23 @@ def language_mixing(text: str, prompt: str | None = None) -> float:
     return 0.0 if letters == 0 else 1.0 - counts.get(reference, 0) / letters
 
 
+def metric_range(name: str) -> tuple[float, float] | None:
+    """The range a ``behaviour/`` metric cannot leave (an interval over few seeds is clipped to it): a share of
+    completions (``*_rate``, ``*_share``, ``accuracy_*``, ``repetition``, ``language_mixing``, ``format_adherence``)
+    lies in [0, 1]; every other one (lengths, counts per completion, markers per 1k tokens) is at least 0. ``None``
+    for a name that is not a behaviour metric.
+
+    >>> metric_range("behaviour/truncation_rate"), metric_range("behaviour/equations"), metric_range("reward")
+    ((0.0, 1.0), (0.0, inf), None)
+    """
+    if not name.startswith(PREFIX):
+        return None
+    base = name[len(PREFIX):]
+    share = (base.endswith(("_rate", "_share")) or base.startswith("accuracy_")
+             or base in ("repetition", "language_mixing", "format_adherence"))
+    return (0.0, 1.0) if share else (0.0, math.inf)
+
+
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 

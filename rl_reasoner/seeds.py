@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from rl_reasoner import behaviour
 from rl_reasoner.stats import Interval, seed_interval
 from rl_reasoner.strata import metric_range
 
@@ -70,7 +71,8 @@ def seed_dirs(path: Path) -> list[Path]:
 def across_seeds(evals_per_seed: list[list[dict]]) -> dict[tuple[str, str], list[tuple[int, Interval]]]:
     """For each (task, metric) of ``eval.jsonl``: at every step that *every* seed evaluated, the mean over seeds with
     its 95% interval, clipped to the metric's range: [0, 1] for a proportion (a record with a Wilson interval), and
-    ``rl_reasoner.strata.metric_range`` for the per-stratum metrics (their records carry no interval). Records written by
+    ``rl_reasoner.strata.metric_range`` for the per-stratum metrics and ``rl_reasoner.behaviour.metric_range`` for the
+    behaviour ones (their records carry no interval). Records written by
     ``rl-reasoner eval`` (with a ``checkpoint``) are left out.
 
     >>> seeds = [[{"step": 0, "task": "t", "metric": "accuracy", "value": v}] for v in (0.6, 0.7, 0.8)]
@@ -90,7 +92,7 @@ def across_seeds(evals_per_seed: list[list[dict]]) -> dict[tuple[str, str], list
                 proportions.add(key)
     out = {}
     for key, by_step in values.items():
-        bounds = (0.0, 1.0) if key in proportions else metric_range(key[1])
+        bounds = (0.0, 1.0) if key in proportions else metric_range(key[1]) or behaviour.metric_range(key[1])
         points = [(step, seed_interval(list(per_seed.values()), bounds)) for step, per_seed in sorted(by_step.items())
                   if len(per_seed) == len(evals_per_seed)]
         if points:

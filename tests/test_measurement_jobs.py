@@ -84,16 +84,25 @@ def test_seeds_run_in_sequence_and_the_report_aggregates_them(tmp_path, tiny_mod
     assert json.dumps(str(points[0]))[1:-1] in page
 
 
-def test_a_proportions_interval_across_seeds_stays_inside_0_and_1():
-    """One collapsed seed among good ones makes the t interval of a mean accuracy wider than [0, 1]; a proportion's
-    interval is clipped to its range, a count's (length) is not."""
+def test_an_interval_across_seeds_stays_inside_its_metrics_range():
+    """One collapsed seed among good ones makes the t interval of a mean wider than the metric's range: a
+    proportion's interval is clipped to [0, 1], a behaviour share's too, a length's or a count's at 0 only."""
     from rl_reasoner.seeds import across_seeds
 
     evals = [[{"step": 60, "task": "t", "metric": "accuracy", "value": v, "n": 60, "ci_low": 0.0, "ci_high": 1.0},
-              {"step": 60, "task": "t", "metric": "behaviour/length_mean", "value": length}]
-             for v, length in ((0.78, 11.0), (0.0, 15.0), (0.93, 1.0))]
+              {"step": 60, "task": "t", "metric": "behaviour/length_mean", "value": length},
+              {"step": 60, "task": "t", "metric": "behaviour/truncation_rate", "value": cut},
+              {"step": 60, "task": "t", "metric": "behaviour/equations", "value": equations},
+              {"step": 60, "task": "t", "metric": "reward", "value": v - 0.5}]
+             for v, length, cut, equations in ((0.78, 11.0, 0.0, 0.9), (0.0, 15.0, 0.02, 1.0), (0.93, 1.0, 0.0, 0.1))]
     points = across_seeds(evals)
     accuracy = points[("t", "accuracy")][0][1]
     assert accuracy.value == pytest.approx(0.57) and (accuracy.low, accuracy.high) == (0.0, 1.0)
     length = points[("t", "behaviour/length_mean")][0][1]
-    assert length.low < 0  # not a proportion: the t interval as it is
+    assert length.value == pytest.approx(9.0) and length.low == 0.0 and length.high > 20  # no cap above
+    cut = points[("t", "behaviour/truncation_rate")][0][1]
+    assert cut.low == 0.0 and 0.0 < cut.high < 1.0
+    equations = points[("t", "behaviour/equations")][0][1]
+    assert equations.low == 0.0 and equations.high > 1.0  # a count per completion, not a share
+    reward = points[("t", "reward")][0][1]
+    assert reward.low < -0.5  # a range unknown: the t interval as it is
