@@ -11,8 +11,15 @@ adds the per-problem paired change, and ``metrics.jsonl`` how long each seed too
 a learning figure is stated beside its step time). Works on ``runs/<name>`` (from ``train --seeds``) and on the copies kept in
 ``bench/results/reasoning_growth/<name>/seed-<s>/``.
 
+A job trained in two stages (the second started from the first one's checkpoint with ``--set model.name=...``)
+starts, for the claim, where the first stage started: ``--start DIR`` takes the start from another job's first
+evaluation, that of the untrained model under the second stage's template, on the same held-out split (checked
+from the two ``config.yaml``). DIR holds the same seeds, or one run: the untrained model's greedy evaluation is the
+same for every seed.
+
     python bench/growth_claim.py runs/chain_anchor
     python bench/growth_claim.py bench/results/reasoning_growth/anchor --stratum terms=4
+    python bench/growth_claim.py runs/chain_unscaffold --start bench/results/reasoning_growth/step_96
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import argparse
 import sys
 from pathlib import Path
 from statistics import median
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -62,23 +71,57 @@ def timing(seed: Path) -> str:
             f"{sum(times) / 60:.0f} min of steps, {total / 60:.0f} min to the last step")
 
 
-def judge(job: Path, stratum: str) -> bool:
+SAME_SPLIT = (("task",), ("eval", "num_examples"), ("eval", "max_new_tokens"), ("grpo", "max_completion_length"))
+"""The config values that fix the held-out evaluation: a start taken from another job must agree on each."""
+
+
+def start_dir(start: Path, seed: Path) -> Path:
+    """The run of ``start`` that gives ``seed`` its start: the same seed's, else ``start``'s only run."""
+    runs = seed_dirs(start) or [start]
+    same = [run for run in runs if run.name == seed.name]
+    if same or len(runs) == 1:
+        return (same or runs)[0]
+    sys.exit(f"--start {start}: no {seed.name}/ and {len(runs)} seeds to choose from; give it the same seeds or one")
+
+
+def split_differences(a: Path, b: Path) -> list[str]:
+    """The :data:`SAME_SPLIT` values in which the ``config.yaml`` of runs ``a`` and ``b`` differ."""
+    configs = [yaml.safe_load((run / "config.yaml").read_text()) or {} for run in (a, b)]
+
+    def get(config: dict, keys: tuple[str, ...]):
+        for key in keys:
+            config = config.get(key) if isinstance(config, dict) else None
+        return config
+
+    return [".".join(keys) for keys in SAME_SPLIT if get(configs[0], keys) != get(configs[1], keys)]
+
+
+def judge(job: Path, stratum: str, start: Path | None = None) -> bool:
     seeds = seed_dirs(job) or [job]
-    evals = {seed.name: list(read_jsonl(seed / "eval.jsonl")) for seed in seeds}
+    starts = {seed.name: start_dir(start, seed) if start else seed for seed in seeds}
+    for seed in seeds:
+        if differ := split_differences(starts[seed.name], seed) if start else []:
+            sys.exit(f"--start {starts[seed.name]}: its evaluation is not {seed}'s ({', '.join(differ)} differ), "
+                     f"so it cannot be its start")
     per_seed: dict[str, dict[str, tuple[int, float, int, float]]] = {}
-    for name, records in evals.items():
+    for seed in seeds:
+        name, records = seed.name, list(read_jsonl(seed / "eval.jsonl"))
+        before = list(read_jsonl(starts[name] / "eval.jsonl")) if start else records
         per_seed[name] = {}
         for metric in RISING:
             values = stratum_values(records, f"{metric}[{stratum}]")
-            if len(values) < 2:
+            initial = stratum_values(before, f"{metric}[{stratum}]")
+            if len(values) < (1 if start else 2) or not initial:
                 sys.exit(f"{job / name}: {metric}[{stratum}] has {len(values)} evaluation(s); start and end needed")
-            first, last = min(values), max(values)
-            per_seed[name][metric] = (first, values[first], last, values[last])
+            first, last = min(initial), max(values)
+            per_seed[name][metric] = (first, initial[first], last, values[last])
         # No terminated completion in an evaluation (every answer cut off at the budget) records no length: None.
         first, _, last, _ = per_seed[name]["accuracy"]
         lengths = stratum_values(records, f"length_terminated[{stratum}]")
-        per_seed[name]["length_terminated"] = (first, lengths.get(first), last, lengths.get(last))
-    print(f"{job}: {len(seeds)} seed(s), stratum {stratum}, start -> end per seed")
+        initial = stratum_values(before, f"length_terminated[{stratum}]")
+        per_seed[name]["length_terminated"] = (first, initial.get(first), last, lengths.get(last))
+    print(f"{job}: {len(seeds)} seed(s), stratum {stratum}, start -> end per seed"
+          + (f"; the start is the first evaluation of {start}" if start else ""))
     for seed in seeds:
         rows = per_seed[seed.name]
         print(f"  {seed.name}: " + "; ".join(f"{m} {_value(a)} (step {s}) -> {_value(b)} (step {t})"
@@ -92,12 +135,13 @@ def judge(job: Path, stratum: str) -> bool:
           + (f" [{accuracy.low:+.3f}, {accuracy.high:+.3f}]" if len(seeds) > 1 else ""))
     verdicts.append(len(seeds) > 1 and accuracy.low > 0)
     samples = {seed.name: list(read_jsonl(seed / "eval_samples.jsonl")) for seed in seeds}
-    if all(samples.values()):
+    initial_samples = {seed.name: list(read_jsonl(starts[seed.name] / "eval_samples.jsonl")) for seed in seeds}
+    if all(samples.values()) and all(initial_samples.values()):
         before: dict[str, list[float]] = {}
         after: dict[str, list[float]] = {}
         for name, rows in per_seed.items():
             first, _, last, _ = rows["accuracy"]
-            for pid, value in per_problem_accuracy(samples[name], first, stratum).items():
+            for pid, value in per_problem_accuracy(initial_samples[name], first, stratum).items():
                 before.setdefault(pid, []).append(value)
             for pid, value in per_problem_accuracy(samples[name], last, stratum).items():
                 after.setdefault(pid, []).append(value)
@@ -140,10 +184,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("job", type=Path, help="a multi-seed run directory (seed-<s>/ inside) or one run")
     parser.add_argument("--stratum", default="terms=5", help="the stratum to judge (default: the hardest, terms=5)")
+    parser.add_argument("--start", type=Path, help="take the start from this job's first evaluation (a job trained "
+                        "from another's checkpoint: the untrained model's evaluation on the same split)")
     opts = parser.parse_args()
-    if not opts.job.is_dir():
-        sys.exit(f"{opts.job}: no such directory")
-    judge(opts.job, opts.stratum)
+    for path in (opts.job, opts.start):
+        if path is not None and not path.is_dir():
+            sys.exit(f"{path}: no such directory")
+    judge(opts.job, opts.stratum, opts.start)
 
 
 if __name__ == "__main__":

@@ -312,6 +312,31 @@ def test_growth_claim_judges_a_start_where_every_answer_was_cut_off(tmp_path, ca
     assert "accuracy up yes, length x1.3 no, running totals up yes" in out
 
 
+def test_growth_claim_takes_a_two_stage_jobs_start_from_the_untrained_models_evaluation(tmp_path, capsys):
+    import pytest
+
+    claim = _bench("growth_claim")
+    untrained = tmp_path / "untrained"  # one run: the untrained model's greedy evaluation is the same for every seed
+    _seed_records(untrained, 0, (0.1, 0.1), (30.0, 30.0), (0.0, 0.0))
+    second = tmp_path / "second"  # the second stage's own first evaluation is the first stage's end: long, right
+    for seed, end in enumerate((0.40, 0.46, 0.52)):
+        _seed_records(second, seed, (0.3, end), (50.0, 45.0), (2.0, 2.4))
+    assert claim.judge(second, "terms=5") is False  # against its own start: shorter (x0.9), so not met
+    capsys.readouterr()
+    assert claim.judge(second, "terms=5", start=untrained) is True  # against the untrained model: x1.5
+    out = capsys.readouterr().out
+    assert f"the start is the first evaluation of {untrained}" in out
+    assert "length_terminated 30.000 (step 0) -> 45.000 (step 20)" in out and "30.0 -> 45.0 tokens (x1.50)" in out
+
+    (untrained / "seed-0" / "config.yaml").write_text("task: {params: {num_eval_per_terms: 50}}\n")
+    with pytest.raises(SystemExit, match="task differ"):  # another held-out split cannot be the start
+        claim.judge(second, "terms=5", start=untrained)
+    _seed_records(untrained, 1, (0.1, 0.1), (30.0, 30.0), (0.0, 0.0))
+    (untrained / "seed-0").rename(untrained / "seed-7")
+    with pytest.raises(SystemExit, match="no seed-0/ and 2 seeds to choose from"):
+        claim.judge(second, "terms=5", start=untrained)
+
+
 def test_growth_claim_states_how_long_each_seed_took(tmp_path):
     from pathlib import Path
 
