@@ -30,7 +30,9 @@ class ConfigError(ValueError):
 @dataclass
 class ModelConfig:
     name: str = "embedded:smollm2-135m"
-    """Hub id (``Qwen/Qwen2.5-0.5B``), a local directory, or ``embedded:<name>`` (``embedded:smollm2-135m``)."""
+    """Hub id (``Qwen/Qwen2.5-0.5B``), a local directory, or ``embedded:<name>`` (``embedded:smollm2-135m``).
+    ``{seed}`` in it is replaced by ``run.seed``, so a second stage trained with ``--seeds`` starts each seed from
+    that seed's first-stage checkpoint (``runs/chain_sum_worked/seed-{seed}/final``)."""
     revision: str | None = None
     """Hub revision (branch, tag or commit) when ``name`` is a hub id."""
     dtype: str = "auto"
@@ -215,6 +217,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> JobConf
 
 def from_dict(raw: dict, where: str = "<config>") -> JobConfig:
     cfg = _build(JobConfig, raw, where, "")
+    cfg.model.name = cfg.model.name.replace("{seed}", str(cfg.run.seed))
     _check_grpo(cfg.grpo, where)
     _check_values(cfg, where)
     return cfg

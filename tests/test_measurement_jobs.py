@@ -84,6 +84,27 @@ def test_seeds_run_in_sequence_and_the_report_aggregates_them(tmp_path, tiny_mod
     assert json.dumps(str(points[0]))[1:-1] in page
 
 
+def test_a_second_stage_starts_each_seed_from_its_own_checkpoint_and_a_missing_one_stops_it_first(
+        tmp_path, tiny_model_dir, capsys, monkeypatch):
+    from rl_reasoner import train as train_module
+    from rl_reasoner.config import load_config
+
+    stage1 = tmp_path / "runs" / "stage1"
+    job = job_file(tmp_path, tiny_model_dir, model={"name": f"{stage1}/seed-{{seed}}/final", "dtype": "float32"})
+    assert load_config(job, ["run.seed=2"]).model.name == f"{stage1}/seed-2/final"
+
+    started = []
+    monkeypatch.setattr(train_module, "train", lambda config, resume=False: started.append(config) or config.run_dir)
+    (stage1 / "seed-0").mkdir(parents=True)
+    (stage1 / "seed-0" / "final").symlink_to(tiny_model_dir)
+    assert main(["train", str(job), "--seeds", "0,1"]) == 2
+    assert started == []  # seed 1's stage 1 is missing: nothing trains, not seed 0 either
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"model.name='{stage1}/seed-1/final' for seed 1: no such directory" in error
+    assert main(["train", str(job), "--seeds", "0"]) == 0
+    assert [c.model.name for c in started] == [f"{stage1}/seed-0/final"]
+
+
 def test_an_interval_across_seeds_stays_inside_its_metrics_range():
     """One collapsed seed among good ones makes the t interval of a mean wider than the metric's range: a
     proportion's interval is clipped to [0, 1], a behaviour share's too, a length's or a count's at 0 only."""
