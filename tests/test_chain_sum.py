@@ -187,6 +187,29 @@ def test_worked_example_recipe_is_what_pilot_12_ran(seed):
     assert config.to_dict() == ran  # to_dict holds the recipe only; the run adds meta when it starts
 
 
+@pytest.mark.parametrize("kept, seed, steps", [("unscaffold_96", 1, []), ("unscaffold", 1, ["run.steps=48"]),
+                                               ("unscaffold", 2, ["run.steps=48"])])
+def test_unscaffold_recipe_is_what_pilot_14_ran_from_its_seeds_stage_one(kept, seed, steps):
+    """configs/chain_sum_unscaffold.yaml is pilot 14's stage 2; the runs started from pilot 12's checkpoints, kept
+    under their pilot's name, where a new user's stage 1 writes runs/chain_sum_worked/seed-<s>/final."""
+    from pathlib import Path
+
+    import yaml
+
+    from rl_reasoner.config import load_config
+
+    record = Path(__file__).resolve().parents[1] / f"bench/results/reasoning_growth/{kept}/seed-{seed}/config.yaml"
+    ran = yaml.safe_load(record.read_text(encoding="utf-8"))
+    ran.pop("meta")
+    assert ran["model"]["name"] == f"runs/chain_example_96/seed-{seed}/final"
+    config = load_config("configs/chain_sum_unscaffold.yaml", [f"run.seed={seed}"])
+    assert config.model.name == f"runs/chain_sum_worked/seed-{seed}/final"
+    config = load_config("configs/chain_sum_unscaffold.yaml",
+                         [f"run.seed={seed}", f"run.name=chain_{kept}/seed-{seed}",
+                          "model.name=runs/chain_example_96/seed-{seed}/final", *steps])
+    assert config.to_dict() == ran
+
+
 # -- report ----------------------------------------------------------------------------------------------------
 
 
@@ -335,6 +358,19 @@ def test_growth_claim_takes_a_two_stage_jobs_start_from_the_untrained_models_eva
     (untrained / "seed-0").rename(untrained / "seed-7")
     with pytest.raises(SystemExit, match="no seed-0/ and 2 seeds to choose from"):
         claim.judge(second, "terms=5", start=untrained)
+
+
+def test_growth_claim_reads_the_kept_two_stage_records_against_the_untrained_start(capsys):
+    from pathlib import Path
+
+    claim = _bench("growth_claim")
+    kept = Path(__file__).resolve().parents[1] / "bench/results/reasoning_growth"
+    # pilot 14: stage 2 (no example) from pilot 12's checkpoints; its start is pilot 13's step 0, the same split
+    assert claim.judge(kept / "unscaffold", "terms=5", start=kept / "step_96") is False
+    out = capsys.readouterr().out
+    assert "seed-1: accuracy 0.179 (step 0) -> 0.597 (step 48)" in out
+    assert "30.3 -> 38.8 tokens (x1.28); per seed x1.25, x1.32; needed x1.3" in out
+    assert "accuracy up yes, length x1.3 no, running totals up yes" in out
 
 
 def test_growth_claim_states_how_long_each_seed_took(tmp_path):

@@ -35,7 +35,11 @@ def test_recipe_is_a_valid_job(path):
         reward = reward if isinstance(reward, dict) else {"name": reward.name, "params": reward.params}
         rewards.build(reward)  # an unknown reward name fails here: a recipe that does not load fails its test
     is_gpu = path.parent.name == "gpu"
-    assert config.model.name.startswith("embedded:") != is_gpu
+    if is_gpu or config.model.name.startswith("embedded:"):
+        assert config.model.name.startswith("embedded:") != is_gpu
+    else:  # a second stage starts from the run another recipe writes: configs/<stage 1>.yaml -> runs/<stage 1>/
+        stage1 = Path(config.model.name).relative_to(config.run.output_dir).parts[0]
+        assert (CONFIGS / f"{stage1}.yaml").is_file(), f"{path.name} starts from {config.model.name}: no recipe writes it"
     if config.task.name.startswith(OFFLINE) and not is_gpu:
         data = spec.load(config.task.params, seed=config.run.seed)
         assert data.train and data.eval
