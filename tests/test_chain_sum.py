@@ -187,7 +187,8 @@ def test_worked_example_recipe_is_what_pilot_12_ran(seed):
     assert config.to_dict() == ran  # to_dict holds the recipe only; the run adds meta when it starts
 
 
-@pytest.mark.parametrize("kept, seed, steps", [("unscaffold_96", 1, []), ("unscaffold", 1, ["run.steps=48"]),
+@pytest.mark.parametrize("kept, seed, steps", [("unscaffold_96", 1, []), ("unscaffold_96", 2, []),
+                                               ("unscaffold", 1, ["run.steps=48"]),
                                                ("unscaffold", 2, ["run.steps=48"])])
 def test_unscaffold_recipe_is_what_pilot_14_ran_from_its_seeds_stage_one(kept, seed, steps):
     """configs/chain_sum_unscaffold.yaml is pilot 14's stage 2; the runs started from pilot 12's checkpoints, kept
