@@ -99,8 +99,8 @@ def split_differences(a: Path, b: Path) -> list[str]:
 def judge(job: Path, stratum: str, start: Path | None = None) -> bool:
     seeds = seed_dirs(job) or [job]
     starts = {seed.name: start_dir(start, seed) if start else seed for seed in seeds}
-    for seed in seeds:
-        if differ := split_differences(starts[seed.name], seed) if start else []:
+    for seed in seeds if start else []:
+        if differ := split_differences(starts[seed.name], seed):
             sys.exit(f"--start {starts[seed.name]}: its evaluation is not {seed}'s ({', '.join(differ)} differ), "
                      f"so it cannot be its start")
     per_seed: dict[str, dict[str, tuple[int, float, int, float]]] = {}
