@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from rewards import math_reward
+from rewards import equivalence, math_reward
 from rewards.math_reward import grade
 from rl_reasoner.rundir import read_jsonl
 
@@ -120,7 +120,7 @@ def run_one(grader_name: str, mix_name: str, quick: bool) -> None:
         math_reward.clear_cache()
         grader = ours(params)
     else:
-        math_reward.warm_up()  # the same typical shapes, parsed once in this process
+        equivalence.warm_up()  # the same typical shapes, parsed once in this process
         grader = GRADERS[grader_name]
     completions, golds = [m[0] for m in mix], [m[1] for m in mix]
     start = time.perf_counter()

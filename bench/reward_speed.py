@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 import rewards
-from rewards import math_reward
+from rewards import equivalence, math_reward
 from rewards._worker_pool import shared_pool
 from rewards.exact import exact_verdict
 from rewards.extract import extract_answer, gold_text
@@ -225,12 +225,12 @@ def verification_latency(samples, limit: int = 300) -> None:
         if answer and gold and exact_verdict(gold, answer) is None:
             pairs.append((gold, answer))
     pairs = pairs[:limit]
-    math_reward.verify_equivalence("1", "1")  # import math-verify before timing
+    equivalence.verify_equivalence("1", "1")  # import math-verify before timing
     times = []
     for gold, answer in pairs:
-        math_reward._parse.cache_clear()
+        equivalence._parse.cache_clear()
         start = time.perf_counter()
-        math_reward.verify_equivalence(gold, answer)
+        equivalence.verify_equivalence(gold, answer)
         times.append(time.perf_counter() - start)
     times.sort()
     p99 = times[min(len(times) - 1, int(0.99 * len(times)))]

@@ -6,7 +6,7 @@ from fractions import Fraction
 import pytest
 
 from rewards.exact import Interval, Percent, exact_value, exact_verdict, plain_number
-from rewards.math_reward import verify_equivalence
+from rewards.equivalence import verify_equivalence
 
 exact = importlib.import_module("rewards.exact")
 
