@@ -41,6 +41,8 @@ from rl_reasoner.stats import paired_change, seed_interval  # noqa: E402
 RISING = ("accuracy", "intermediate_correct")
 """The metrics that must rise (with their interval over seeds); the third condition is the length ratio."""
 LENGTH_FACTOR = 1.3
+CHANGE_BOUNDS = {"accuracy": (-1.0, 1.0)}
+"""The range a change cannot leave: an interval over few seeds (t = 12.7 for two) is clipped to it."""
 
 
 def stratum_values(records: list[dict], metric: str) -> dict[int, float]:
@@ -128,7 +130,8 @@ def judge(job: Path, stratum: str, start: Path | None = None) -> bool:
                                             for m, (s, a, t, b) in rows.items()))
         print(f"    took {timing(seed)}")
     verdicts = []
-    changes = {m: seed_interval([rows[m][3] - rows[m][1] for rows in per_seed.values()]) for m in RISING}
+    changes = {m: seed_interval([rows[m][3] - rows[m][1] for rows in per_seed.values()], bounds=CHANGE_BOUNDS.get(m))
+               for m in RISING}
     accuracy = changes["accuracy"]
     spread = "[95% t interval]" if len(seeds) > 1 else "(one seed: no interval over seeds)"
     print(f"\n1. accuracy change, mean over seeds {spread}: {accuracy.value:+.3f}"

@@ -322,6 +322,13 @@ def test_growth_claim_needs_all_three_conditions_across_seeds(tmp_path, capsys):
     single = tmp_path / "single"
     _seed_records(single, 0, (0.2, 0.9), (30.0, 60.0), (0.1, 0.9))
     assert claim.judge(single, "terms=5") is False  # one seed has no interval: no rise can be claimed
+    capsys.readouterr()
+
+    two = tmp_path / "two"  # two seeds: t = 12.7, so the interval's top would pass +100 points
+    for seed, end in enumerate((0.75, 0.95)):
+        _seed_records(two, seed, (0.05, end), (30.0, 60.0), (0.1, 0.9))
+    claim.judge(two, "terms=5")
+    assert "1. accuracy change, mean over seeds [95% t interval]: +0.800 [-0.471, +1.000]" in capsys.readouterr().out
 
 
 def test_growth_claim_judges_a_start_where_every_answer_was_cut_off(tmp_path, capsys):
