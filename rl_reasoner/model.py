@@ -52,16 +52,30 @@ def resolve_model(name: str) -> str:
     """Return a hub id or a local directory for ``from_pretrained`` (converting an embedded model if needed)."""
     if name.startswith(EMBEDDED_PREFIX):
         return str(embedded_checkpoint(name[len(EMBEDDED_PREFIX):]))
-    if Path(name).expanduser().exists():
-        path = Path(name).expanduser()
-        if not (path / "config.json").is_file():
-            raise ModelError(f"model.name={name!r} is a path but holds no config.json: not a transformers checkpoint")
+    if (path := local_checkpoint(name)) is not None:
         return str(path)
-    if looks_like_path(name):
-        raise ModelError(f"model.name={name!r}: no such directory. Fix: give the path of a saved checkpoint "
-                         f"(a directory with config.json), a hub id such as Qwen/Qwen2.5-0.5B, or embedded:smollm2-135m")
     check_hub_reachable(name)
     return name
+
+
+def local_checkpoint(name: str) -> Path | None:
+    """The checkpoint directory a local ``model.name`` names; ``None`` for a hub id or an embedded model. Loads nothing,
+    so ``train --seeds`` checks every seed's start before the first one trains.
+
+    Raises ``ModelError`` for a path that does not exist or holds no ``config.json``.
+    """
+    if name.startswith(EMBEDDED_PREFIX):
+        return None
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"model.name={name!r} is a path but holds no config.json: not a transformers checkpoint")
+        return path
+    if looks_like_path(name):
+        raise ModelError(f"model.name={name!r}: no such directory. Fix: give the path of a saved checkpoint "
+                         f"(a directory with config.json; a second stage's is the first stage's final/, written when "
+                         f"that stage has trained), a hub id such as Qwen/Qwen2.5-0.5B, or embedded:smollm2-135m")
+    return None
 
 
 def looks_like_path(name: str) -> bool:

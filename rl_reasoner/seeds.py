@@ -44,17 +44,17 @@ def seed_run_name(name: str, seed: int) -> str:
 def train_seeds(config_path: str, overrides: list[str], seeds: list[int], resume: bool = False) -> list[Path]:
     """Train the job once per seed, in sequence; returns the run directories."""
     from rl_reasoner.config import ConfigError, load_config
-    from rl_reasoner.model import looks_like_path
+    from rl_reasoner.model import ModelError, local_checkpoint
     from rl_reasoner.train import train
 
     configs = []
     for seed in seeds:  # every config is checked before the first model is loaded
         config = load_config(config_path, [*overrides, f"run.seed={seed}"])
         config.run.name = seed_run_name(config.run.name, seed)
-        start = config.model.name  # a second stage's model.name is a checkpoint per seed ({seed} in it)
-        if looks_like_path(start) and not Path(start).expanduser().is_dir():
-            raise ConfigError(f"{config_path}: model.name={start!r} for seed {seed}: no such directory. Fix: train "
-                              f"the stage that writes it for this seed first, or give an existing checkpoint")
+        try:  # a second stage's model.name is a checkpoint per seed ({seed} in it): each must exist
+            local_checkpoint(config.model.name)
+        except ModelError as error:
+            raise ConfigError(f"{config_path}, seed {seed}: {error}") from None
         configs.append(config)
     runs = []
     for i, config in enumerate(configs):

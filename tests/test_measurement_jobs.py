@@ -100,7 +100,13 @@ def test_a_second_stage_starts_each_seed_from_its_own_checkpoint_and_a_missing_o
     assert main(["train", str(job), "--seeds", "0,1"]) == 2
     assert started == []  # seed 1's stage 1 is missing: nothing trains, not seed 0 either
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert f"model.name='{stage1}/seed-1/final' for seed 1: no such directory" in error
+    assert f"seed 1: model.name='{stage1}/seed-1/final': no such directory" in error
+    assert "a second stage's is the first stage's final/" in error
+    (stage1 / "seed-1").mkdir()
+    (stage1 / "seed-1" / "final").mkdir()  # a stage killed while writing final/: no config.json, not a checkpoint
+    assert main(["train", str(job), "--seeds", "0,1"]) == 2 and started == []
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"seed 1: model.name='{stage1}/seed-1/final' is a path but holds no config.json" in error
     assert main(["train", str(job), "--seeds", "0"]) == 0
     assert [c.model.name for c in started] == [f"{stage1}/seed-0/final"]
 
