@@ -18,6 +18,7 @@ _ANCHORS = ("$", "\\(", "\\[", "\\boxed", "\\fbox")
 _TEXT_ARGUMENT = re.compile(r"\\(?:text|textbf|mathrm|mbox|operatorname|begin|end)\s*\{[^{}]*\}")
 _COMMAND = re.compile(r"\\[A-Za-z]+")
 WORD = re.compile(r"[A-Za-z]{3,}")
+"""A word of three letters or more: prose around an answer, or a gold made of words."""
 
 
 def math_verify_input(text: str) -> str:
