@@ -155,16 +155,28 @@ def cmd_train(args):
     from rl_reasoner.config import ConfigError, load_config
     from rl_reasoner.train import train
 
-    if args.seeds is not None:
-        from rl_reasoner.seeds import parse_seeds, train_seeds
+    try:
+        if args.seeds is not None:
+            from rl_reasoner.seeds import parse_seeds, train_seeds
 
-        try:
-            seeds = parse_seeds(args.seeds)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-        train_seeds(args.config, args.overrides, seeds, resume=args.resume)
-        return
-    train(load_config(args.config, args.overrides), resume=args.resume)
+            try:
+                seeds = parse_seeds(args.seeds)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+            train_seeds(args.config, args.overrides, seeds, resume=args.resume)
+            return
+        train(load_config(args.config, args.overrides), resume=args.resume)
+    finally:
+        _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    """Under ``accelerate launch``, take the process group down before the interpreter exits: left to the exit, gloo's
+    threads once aborted a rank after a finished run (SIGABRT, "terminate called without an active exception")."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 @_wrap
