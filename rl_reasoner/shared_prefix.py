@@ -29,6 +29,11 @@ from __future__ import annotations
 import functools
 
 import torch
+from transformers.modeling_outputs import BaseModelOutputWithPast
+
+CACHE = "cache" if "cache" in BaseModelOutputWithPast.__dataclass_fields__ else "past_key_values"
+"""The name of a model's key/value cache, as input and as output: transformers 5.24 calls ``past_key_values``
+(the name until then, still accepted as an input until 5.40) ``cache``."""
 
 EXACT_ATTENTION = ("eager", "sdpa")
 """Attention kernels whose result with a key/value cache and a padded mask equals the full-sequence one."""
@@ -92,14 +97,14 @@ def _shared_forward(base, inner, prompt_length: int, *, input_ids, attention_mas
     head = prompt_length - 1  # prefilled once; the last prompt token runs with the completion to score its first token
     prefill = base.base_model(input_ids=unique[:, :head], attention_mask=unique[:, prompt_length:prompt_length + head],
                               use_cache=True)
-    cache = prefill.cache
+    cache = getattr(prefill, CACHE)
     if not _plain_cache(cache):
         base._shared_prompt_off = f"{type(base).__name__}'s cache is not a plain full-attention DynamicCache"
         print(f"[rl-reasoner] shared-prompt pass off: {base._shared_prompt_off}; using TRL's pass", flush=True)
         return inner(input_ids=input_ids, attention_mask=attention_mask, labels=labels, fused_lm_head=True, **kwargs)
     cache.reorder_cache(row_to_prompt)  # index_select per layer: autograd sums each group's gradients back
     return inner(input_ids=input_ids[:, head:], attention_mask=attention_mask, labels=labels[:, head:],
-                 cache=cache, fused_lm_head=True, **kwargs)
+                 fused_lm_head=True, **{CACHE: cache}, **kwargs)
 
 
 # -- generation ---------------------------------------------------------------------------------------------------
@@ -123,7 +128,7 @@ def install_generate(model) -> None:
     def generate(input_ids=None, attention_mask=None, generation_config=None, **kwargs):
         cache = _shared_prefill(base, input_ids, attention_mask, generation_config or base.generation_config, kwargs)
         if cache is not None:
-            kwargs["cache"] = cache
+            kwargs[CACHE] = cache
         return inner(input_ids=input_ids, attention_mask=attention_mask, generation_config=generation_config, **kwargs)
 
     base.generate = generate
@@ -145,7 +150,8 @@ def _shared_prefill(base, input_ids, attention_mask, generation_config, kwargs):
     ids, mask = unique[:, :length - 1], unique[:, length:2 * length - 1]
     positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)  # as generate gives them
     with torch.no_grad():
-        cache = base.base_model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True).cache
+        prefill = base.base_model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+    cache = getattr(prefill, CACHE)
     if not _plain_cache(cache):
         return None
     cache.reorder_cache(row_to_prompt)
