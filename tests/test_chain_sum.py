@@ -187,11 +187,10 @@ def test_worked_example_recipe_is_what_pilot_12_ran(seed):
     assert config.to_dict() == ran  # to_dict holds the recipe only; the run adds meta when it starts
 
 
-@pytest.mark.parametrize("kept, seed, steps", [("unscaffold_96", 1, []), ("unscaffold_96", 2, []),
+@pytest.mark.parametrize("kept, seed, steps", [("unscaffold_96", 0, []), ("unscaffold_96", 1, []),
+                                               ("unscaffold_96", 2, []),
                                                ("unscaffold", 1, ["run.steps=48"]),
-                                               ("unscaffold", 2, ["run.steps=48"]),
-                                               # seed 0, stopped at the session's end (docs: not a seed of the claim)
-                                               ("unscaffold_96_stopped", 0, ["run.name=chain_unscaffold_96/seed-0"])])
+                                               ("unscaffold", 2, ["run.steps=48"])])
 def test_unscaffold_recipe_is_what_pilot_14_ran_from_its_seeds_stage_one(kept, seed, steps):
     """configs/chain_sum_unscaffold.yaml is pilot 14's stage 2; the runs started from pilot 12's checkpoints, kept
     under their pilot's name, where a new user's stage 1 writes runs/chain_sum_worked/seed-<s>/final."""
