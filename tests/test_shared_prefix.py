@@ -212,6 +212,19 @@ def test_generation_over_several_batches_shows_its_progress(tiny_model_dir, caps
     assert "generated" not in capsys.readouterr().out
 
 
+def test_the_cache_name_is_the_installed_transformers_own():
+    """The cache goes in and comes out under one name (``cache`` from transformers 5.24, ``past_key_values`` before);
+    a release that named them apart would send the prefilled cache into ``**kwargs`` unseen."""
+    import inspect
+
+    from transformers import LlamaForCausalLM, LlamaModel
+
+    from rl_reasoner.shared_prefix import CACHE
+
+    assert CACHE in inspect.signature(LlamaModel.forward).parameters
+    assert CACHE in inspect.signature(LlamaForCausalLM.forward).parameters
+
+
 def test_off_with_a_message_where_it_cannot_be_exact(tiny_model_dir, tmp_path, capsys):
     from transformers import AutoModelForCausalLM
 
